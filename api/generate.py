@@ -1,0 +1,15 @@
+"""POST /api/generate: answer from the cache or queue the model call.
+
+Vercel loads `app` (ASGI); AWS Lambda calls `lambda_handler` (Mangum). No logic lives here.
+"""
+
+import sys
+from pathlib import Path
+
+# The library ships beside this file (vercel.json includeFiles, serverless.yml package patterns).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lib"))
+
+from llmedge.deploy import function_app, lambda_handler_for  # noqa: E402
+
+app = function_app("generate")
+lambda_handler = lambda_handler_for(app)

@@ -1,0 +1,30 @@
+"""Entry points for the platforms: one ASGI app per function, the Lambda adapter, and `llmedge serve`.
+
+Vercel's Python runtime loads `app` from `api/<name>.py`, but refuses to start a file whose module has a
+`handler` that is not a `BaseHTTPRequestHandler` subclass (vercel/vercel `packages/python/vc_init.py`
+checks `handler` before `app`). The Lambda entry is therefore named `lambda_handler`, which Vercel ignores.
+"""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+
+from llmedge.http.app import create_app
+
+
+def function_app(name: str) -> Starlette:
+    """The app behind one deployed function; routing to it is the platform's job."""
+    return create_app(only=name)
+
+
+def lambda_handler_for(app: Starlette):  # type: ignore[no-untyped-def]
+    """Mangum around the same app: API Gateway v1/v2, ALB and function-URL events."""
+    from mangum import Mangum
+
+    # lifespan "off": the app holds no startup state; clients are built when the app is.
+    return Mangum(app, lifespan="off")
+
+
+def serve_app() -> Starlette:
+    """`llmedge serve`: all three functions and the static page in one process (uvicorn factory)."""
+    return create_app(serve_public=True)

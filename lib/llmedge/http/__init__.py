@@ -1,0 +1,1 @@
+"""The three functions (/api/generate, /api/callback, /api/result) as Starlette handlers."""

@@ -1,0 +1,85 @@
+"""The ASGI application: routes, one error boundary, and the per-instance `Gateway`.
+
+`create_app()` reads and validates the settings at once, so a misconfigured deployment fails at cold start
+with a message naming the variable, not on its first request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from llmedge.errors import LLMEdgeError, MethodNotAllowed
+from llmedge.gateway import Gateway
+from llmedge.http.callback import handle_callback
+from llmedge.http.generate import handle_generate
+from llmedge.http.responses import (
+    ServerTiming,
+    error_response,
+    request_id_for,
+    unexpected_error_response,
+)
+from llmedge.http.result import handle_result
+from llmedge.settings import Settings
+
+Handler = Callable[[Gateway, Request, ServerTiming, str], Awaitable[Response]]
+
+PUBLIC_DIR = Path(__file__).resolve().parents[3] / "public"
+
+
+def _endpoint(gateway: Gateway, handler: Handler, method: str) -> Callable[[Request], Awaitable[Response]]:
+    """Wrap a handler in the one error boundary: library errors → their status, bugs → JSON 500."""
+
+    async def endpoint(request: Request) -> Response:
+        timing = ServerTiming()
+        request_id = request_id_for(request)
+        try:
+            if request.method != method:
+                raise MethodNotAllowed(f"{request.url.path} accepts {method} only", headers={"Allow": method})
+            return await handler(gateway, request, timing, request_id)
+        except LLMEdgeError as error:
+            return error_response(error, timing=timing, request_id=request_id)
+        except Exception as error:
+            return unexpected_error_response(error, request_id=request_id)
+
+    return endpoint
+
+
+FUNCTIONS: dict[str, tuple[Handler, str]] = {
+    "generate": (handle_generate, "POST"),
+    "callback": (handle_callback, "POST"),
+    "result": (handle_result, "GET"),
+}
+_ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
+
+
+def api_routes(gateway: Gateway, names: list[str]) -> list[BaseRoute]:
+    # Every method is routed so that a wrong one gets our JSON 405, not Starlette's plain-text one.
+    return [
+        Route(f"/api/{name}", _endpoint(gateway, *FUNCTIONS[name]), methods=_ALL_METHODS) for name in names
+    ]
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    serve_public: bool = False,
+    gateway: Gateway | None = None,
+    only: str | None = None,
+) -> Starlette:
+    """The functions in one app (`only` one of them, for a deployed function), plus the static page
+    for `llmedge dev` / `llmedge serve`."""
+    if gateway is None:
+        gateway = Gateway.build(settings or Settings.from_environ())
+    routes = api_routes(gateway, [only] if only else list(FUNCTIONS))
+    if serve_public and PUBLIC_DIR.is_dir():
+        routes.append(Mount("/", StaticFiles(directory=PUBLIC_DIR, html=True), name="public"))
+    app = Starlette(routes=routes)
+    app.state.gateway = gateway
+    return app
