@@ -9,7 +9,7 @@ from pathlib import Path
 # The library ships beside this file (vercel.json includeFiles, serverless.yml package patterns).
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lib"))
 
-from llmedge.deploy import function_app, lambda_handler_for  # noqa: E402
+from llmedge.deploy import function_app, lambda_handler_for
 
 app = function_app("generate")
 lambda_handler = lambda_handler_for(app)
