@@ -7,6 +7,7 @@ checks `handler` before `app`). The Lambda entry is therefore named `lambda_hand
 
 from __future__ import annotations
 
+from mangum import Mangum
 from starlette.applications import Starlette
 
 from llmedge.http.app import create_app
@@ -17,10 +18,8 @@ def function_app(name: str) -> Starlette:
     return create_app(only=name)
 
 
-def lambda_handler_for(app: Starlette):  # type: ignore[no-untyped-def]
+def lambda_handler_for(app: Starlette) -> Mangum:
     """Mangum around the same app: API Gateway v1/v2, ALB and function-URL events."""
-    from mangum import Mangum
-
     # lifespan "off": the app holds no startup state; clients are built when the app is.
     return Mangum(app, lifespan="off")
 

@@ -7,7 +7,7 @@ import argparse
 from llmedge.cli import CommandError
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "serve",
         help="serve the three functions and public/ against the Upstash, QStash and model API in the environment",
