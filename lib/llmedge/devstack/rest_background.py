@@ -18,9 +18,7 @@ from starlette.types import ASGIApp
 @contextlib.contextmanager
 def serve_in_background(app: ASGIApp, startup_timeout: float = 10.0) -> Iterator[str]:
     """Yield the base URL (`http://127.0.0.1:<port>`) while uvicorn serves `app`; stop it on exit."""
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, lifespan="off", log_level="warning", access_log=False
-    )
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="uvicorn-background", daemon=True)
     thread.start()
