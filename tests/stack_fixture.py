@@ -1,0 +1,166 @@
+"""pytest plugin: the whole local stack (`llmedge dev`) in a subprocess, shared by the test session.
+
+Registered in tests/conftest.py with `pytest_plugins = ["tests.stack_fixture"]`. Fixtures:
+
+- `stack` (session): a running `llmedge dev --time-scale 0.001` on a free port with its own data folder;
+  `.base_url` and `.env` (the variables it printed: UPSTASH_*, QSTASH_*, OPENAI_*, LLMEDGE_PUBLIC_URL).
+- `sim` (function): reads the model simulator's counters and call log (`await sim.calls(contains=…)`).
+
+The stack runs as a separate process with its own event loop, as real functions and QStash would. Tests
+share it and run concurrently, so they find their own upstream calls by a unique marker in the prompt and
+ask for faults with `[sim:…]` directives (see `llmedge.devstack.simulator_faults`), never by resetting it.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.waiting import wait_for
+
+STARTUP_TIMEOUT = 60.0  # two shared cores under load: redis-server, imports and the broker can be slow
+STOP_TIMEOUT = 15.0
+# Only what a Python process needs: a developer's UPSTASH_/QSTASH_/OPENAI_/REDIS_URL must not leak in.
+_INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV")
+
+
+@dataclass
+class RunningStack:
+    base_url: str
+    env: dict[str, str]
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def child_environment() -> dict[str, str]:
+    """The environment for an `llmedge` subprocess: the basics of this one, no credentials."""
+    inherited = {name: os.environ[name] for name in _INHERITED if name in os.environ}
+    return {**inherited, "PYTHONUNBUFFERED": "1"}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_stack(data_dir: Path, *, args: Sequence[str] = ()) -> RunningStack:
+    """Run `llmedge dev` on a free port and wait until it serves; fail with its output if it does not."""
+    port = free_port()
+    log_path = data_dir / "llmedge-dev.log"
+    command = [
+        sys.executable,
+        "-m",
+        "llmedge",
+        "dev",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+        *args,
+    ]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command,
+            cwd=data_dir,
+            env=child_environment(),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    running = RunningStack(base_url, {}, process, log_path)
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while not _serving(base_url):
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop_stack(running)
+            pytest.fail(f"`{shlex.join(command)}` did not start within {STARTUP_TIMEOUT}s:\n{running.log()}")
+        time.sleep(0.1)
+    running.env = exported_variables(running.log())
+    return running
+
+
+def _serving(base_url: str) -> bool:
+    # The stack answers only once its lifespan has started every part, so any answer means ready.
+    try:
+        return httpx.get(f"{base_url}/openai/_sim/stats", timeout=2.0).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def exported_variables(output: str) -> dict[str, str]:
+    """The `export NAME=value` lines `llmedge dev` printed, as a dict."""
+    exported = {}
+    for line in output.splitlines():
+        if line.startswith("export "):
+            name, _, value = shlex.split(line)[1].partition("=")
+            exported[name] = value
+    return exported
+
+
+def stop_stack(running: RunningStack, sig: signal.Signals = signal.SIGTERM) -> int:
+    """Signal the stack and wait for it to stop (killing it after a deadline); its exit code."""
+    if running.process.poll() is None:
+        running.process.send_signal(sig)
+        try:
+            running.process.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            running.process.kill()
+            running.process.wait()
+    return running.process.returncode
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    running = start_stack(tmp_path_factory.mktemp("llmedge-stack"), args=["--time-scale", "0.001"])
+    try:
+        yield running
+    finally:
+        stop_stack(running)
+
+
+class SimulatorProbe:
+    """The simulator's control API (`/openai/_sim/...`) as seen from a test."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self._client = client
+
+    async def stats(self) -> dict[str, Any]:
+        response = await self._client.get("/_sim/stats")
+        response.raise_for_status()
+        return dict(response.json())
+
+    async def calls(self, contains: str) -> list[dict[str, Any]]:
+        """Every logged call whose prompt contains `contains` (use a marker unique to your test)."""
+        response = await self._client.get("/_sim/calls", params={"contains": contains})
+        response.raise_for_status()
+        return list(response.json()["calls"])
+
+    async def wait_for_calls(self, contains: str, count: int, within: float = 10.0) -> list[dict[str, Any]]:
+        """Wait until at least `count` calls containing `contains` have ended; all of them."""
+
+        async def ended() -> list[dict[str, Any]]:
+            return [call for call in await self.calls(contains) if call["ended"] is not None]
+
+        return await wait_for(ended, until=lambda calls: len(calls) >= count, timeout=within)
+
+
+@pytest.fixture
+async def sim(stack: RunningStack) -> AsyncIterator[SimulatorProbe]:
+    async with httpx.AsyncClient(base_url=f"{stack.base_url}/openai") as client:
+        yield SimulatorProbe(client)
