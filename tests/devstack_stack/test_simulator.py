@@ -12,6 +12,7 @@ import httpx
 import numpy as np
 import pytest
 
+from llmedge.devstack import simulator_answers
 from llmedge.devstack.simulator import ModelSimulator
 from tests.waiting import wait_for
 
@@ -349,3 +350,36 @@ async def test_image_b64_json_gives_n_distinct_images(client: httpx.AsyncClient)
     assert response.json()["usage"]["input_tokens"] == 4
     bad = await client.post("/v1/images/generations", json={"prompt": "x", "size": "10x10"})
     assert (bad.status_code, bad.json()["error"]["param"]) == (400, "size")
+
+
+async def test_a_simulator_bug_is_a_json_500_and_still_counted(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any) -> dict[str, Any]:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(simulator_answers, "chat_completion", broken)
+    response = await client.post("/v1/chat/completions", json=chat("bug-marker"))
+    assert response.status_code == 500
+    assert response.json()["error"]["type"] == "server_error"
+    [call] = (await client.get("/_sim/calls", params={"contains": "bug-marker"})).json()["calls"]
+    assert call["status"] == 500
+    assert (await client.get("/_sim/stats")).json()["in_flight"] == 0
+
+
+async def test_a_cancelled_call_leaves_no_call_in_flight(
+    client: httpx.AsyncClient, sleep: RecordingSleep
+) -> None:
+    sleep.release.clear()
+    call = asyncio.create_task(client.post("/v1/chat/completions", json=chat("cancel-marker")))
+
+    async def in_flight() -> int:
+        return int((await client.get("/_sim/stats")).json()["in_flight"])
+
+    await wait_for(in_flight, until=lambda count: count == 1)
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    assert await in_flight() == 0
+    [record] = (await client.get("/_sim/calls", params={"contains": "cancel-marker"})).json()["calls"]
+    assert record["status"] == 499

@@ -24,32 +24,36 @@ def chat_body(prompt: str) -> dict[str, Any]:
 
 
 def test_sync_upstash_redis_through_the_stack(stack: RunningStack) -> None:
-    redis = upstash_redis.Redis(stack.env["UPSTASH_REDIS_REST_URL"], stack.env["UPSTASH_REDIS_REST_TOKEN"])
     key = marker()
-    assert redis.ping() == "PONG"
-    assert redis.set(key, "héllo", ex=60) is True
-    assert redis.get(key) == "héllo"
-    assert redis.delete(key) == 1
+    with upstash_redis.Redis(
+        stack.env["UPSTASH_REDIS_REST_URL"], stack.env["UPSTASH_REDIS_REST_TOKEN"]
+    ) as redis:
+        assert redis.ping() == "PONG"
+        assert redis.set(key, "héllo", ex=60) is True
+        assert redis.get(key) == "héllo"
+        assert redis.delete(key) == 1
 
 
 async def test_async_upstash_redis_through_the_stack(stack: RunningStack) -> None:
-    redis = upstash_redis.asyncio.Redis(
-        stack.env["UPSTASH_REDIS_REST_URL"], stack.env["UPSTASH_REDIS_REST_TOKEN"]
-    )
     key = marker()
-    assert await redis.ping() == "PONG"
-    assert await redis.incrby(key, 5) == 5
-    assert await redis.get(key) == "5"
-    await redis.delete(key)
+    url, token = stack.env["UPSTASH_REDIS_REST_URL"], stack.env["UPSTASH_REDIS_REST_TOKEN"]
+    async with upstash_redis.asyncio.Redis(url, token) as redis:
+        assert await redis.ping() == "PONG"
+        assert await redis.incrby(key, 5) == 5
+        assert await redis.get(key) == "5"
+        assert await redis.delete(key) == 1
 
 
 async def publish_to_simulator(stack: RunningStack, prompt: str) -> str:
     client = qstash.AsyncQStash(stack.env["QSTASH_TOKEN"], base_url=stack.env["QSTASH_URL"])
-    response = await client.message.publish_json(
-        url=f"{stack.env['OPENAI_BASE_URL']}/chat/completions",
-        body=chat_body(prompt),
-        headers={"Authorization": f"Bearer {stack.env['OPENAI_API_KEY']}"},
-    )
+    try:
+        response = await client.message.publish_json(
+            url=f"{stack.env['OPENAI_BASE_URL']}/chat/completions",
+            body=chat_body(prompt),
+            headers={"Authorization": f"Bearer {stack.env['OPENAI_API_KEY']}"},
+        )
+    finally:
+        await client.http._client.aclose()  # AsyncQStash has no close() of its own (qstash 3.4.0)
     assert isinstance(response, qstash.message.PublishResponse)
     return response.message_id
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -41,6 +42,8 @@ from llmedge.devstack.simulator_requests import (
     parse_json,
     validate,
 )
+
+logger = logging.getLogger(__name__)
 
 Body = TypeVar("Body", bound=ModelRequest)
 Answer = Callable[[Body, str], dict[str, Any]]  # (validated body, request digest) -> response JSON
@@ -77,7 +80,7 @@ class ModelSimulator:
                 Route("/v1/chat/completions", self._chat, methods=["POST"]),
                 Route("/v1/images/generations", self._images, methods=["POST"]),
                 Route("/v1/embeddings", self._embeddings, methods=["POST"]),
-                Route("/v1/images/files/{name}", self._image_file, methods=["GET"], name="image_file"),
+                Route("/v1/images/files/{name}", self._image_file, methods=["GET"]),
                 Route("/_sim/config", self._config, methods=["GET", "POST"]),
                 Route("/_sim/reset", self._reset, methods=["POST"]),
                 Route("/_sim/stats", self._stats, methods=["GET"]),
@@ -90,9 +93,13 @@ class ModelSimulator:
         return await self._serve(request, "/v1/chat/completions", ChatRequest, answers.chat_completion)
 
     async def _images(self, request: Request) -> Response:
+        # Built from the mount point (root_path) rather than with url_for, which walks the enclosing
+        # router and fails on any mounted app exposing a `routes` attribute that is not a list.
+        files = f"{request.scope.get('root_path', '')}/v1/images/files/"
+
         def generate(image_request: ImageRequest, digest: str) -> dict[str, Any]:
             return answers.image_generation(
-                image_request, digest, lambda name: str(request.url_for("image_file", name=name))
+                image_request, digest, lambda name: str(request.url.replace(path=files + name, query=""))
             )
 
         return await self._serve(request, "/v1/images/generations", ImageRequest, generate)
@@ -106,12 +113,21 @@ class ModelSimulator:
         self, request: Request, endpoint: str, schema: type[Body], answer: Answer[Body]
     ) -> Response:
         record = self.calls.begin(endpoint)
+        status = 499  # nginx's "client closed request": cancelled (e.g. at shutdown) before answering
         try:
-            response: Response = JSONResponse(await self._answer(request, record, schema, answer))
-        except SimulatedError as error:
-            response = error.response()
-        self.calls.end(record, response.status_code)
-        return response
+            try:
+                response: Response = JSONResponse(await self._answer(request, record, schema, answer))
+            except SimulatedError as error:
+                response = error.response()
+            except Exception:  # a bug here must still look like an upstream 500, not a dropped connection
+                logger.exception("the model simulator failed on %s", endpoint)
+                response = SimulatedError(
+                    500, "The simulator failed; see its log.", type="server_error"
+                ).response()
+            status = response.status_code
+            return response
+        finally:
+            self.calls.end(record, status)
 
     async def _answer(
         self, request: Request, record: CallRecord, schema: type[Body], answer: Answer[Body]
