@@ -338,6 +338,8 @@ async def test_image_url_serves_a_png_of_the_requested_size(client: httpx.AsyncC
     assert png.content.startswith(b"\x89PNG\r\n\x1a\n")
     assert struct.unpack(">II", png.content[16:24]) == (256, 256)
     assert (await client.get("/v1/images/files/not-an-image.png")).status_code == 404
+    digest = image["url"].rsplit("/", 1)[1].split("-")[0]
+    assert (await client.get(f"/v1/images/files/{digest}-9999x9999.png")).status_code == 404
 
 
 async def test_image_b64_json_gives_n_distinct_images(client: httpx.AsyncClient) -> None:

@@ -35,6 +35,7 @@ from llmedge.devstack.simulator_calls import CallLog, CallRecord
 from llmedge.devstack.simulator_errors import SimulatedError
 from llmedge.devstack.simulator_faults import DeliveryCounter, Dials, parse_directives
 from llmedge.devstack.simulator_requests import (
+    IMAGE_SIZES,
     ChatRequest,
     EmbeddingRequest,
     ImageRequest,
@@ -48,7 +49,7 @@ logger = logging.getLogger(__name__)
 Body = TypeVar("Body", bound=ModelRequest)
 Answer = Callable[[Body, str], dict[str, Any]]  # (validated body, request digest) -> response JSON
 
-_IMAGE_FILE = re.compile(r"([0-9a-f]{16})-(\d{3,4}x\d{3,4})\.png")
+_IMAGE_FILE = re.compile(r"([0-9a-f]{16})-(\d+x\d+)\.png")
 
 
 class _DialChange(BaseModel):
@@ -149,7 +150,7 @@ class ModelSimulator:
 
     async def _image_file(self, request: Request) -> Response:
         match = _IMAGE_FILE.fullmatch(request.path_params["name"])
-        if match is None:
+        if match is None or match[2] not in IMAGE_SIZES:  # only sizes it generates: no 9999x9999 bombs
             raise HTTPException(404)
         return Response(answers.image_png(match[1], match[2]), media_type="image/png")
 

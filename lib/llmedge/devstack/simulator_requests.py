@@ -7,7 +7,7 @@ Unknown fields are allowed (OpenAI accepts many we do not model); known ones are
 from __future__ import annotations
 
 import json
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -59,13 +59,15 @@ class ChatRequest(ModelRequest):
         return "\n".join(message.text() for message in self.messages)
 
 
+ImageSize = Literal["256x256", "512x512", "1024x1024", "1536x1024", "1024x1536", "1792x1024", "1024x1792"]
+IMAGE_SIZES: frozenset[str] = frozenset(get_args(ImageSize))
+
+
 class ImageRequest(ModelRequest):
     prompt: str = Field(min_length=1)
     model: str = Field(default="dall-e-2", min_length=1)
     n: int = Field(default=1, ge=1, le=10)
-    size: Literal["256x256", "512x512", "1024x1024", "1536x1024", "1024x1536", "1792x1024", "1024x1792"] = (
-        "1024x1024"
-    )
+    size: ImageSize = "1024x1024"
     response_format: Literal["url", "b64_json"] = "url"
 
     def prompt_text(self) -> str:
