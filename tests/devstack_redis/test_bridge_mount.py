@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 from upstash_redis import Redis
 
@@ -26,10 +28,12 @@ def mounted_url(redis_url: str) -> Iterator[str]:
         yield
         await bridge.aclose()  # sub-apps get no lifespan events: the host app closes the bridge
 
-    async def other(request: object) -> None:
-        raise AssertionError("not called")
+    async def other(request: Request) -> PlainTextResponse:
+        return PlainTextResponse(str(request.url_for("other")))
 
-    app = Starlette(routes=[Route("/api/other", other), *bridge.routes("/redis")], lifespan=lifespan)
+    app = Starlette(
+        routes=[*bridge.routes("/redis"), Route("/api/other", other, name="other")], lifespan=lifespan
+    )
     with serve_in_background(app) as url:
         yield url
 
@@ -53,6 +57,11 @@ def test_path_form_under_the_mount(mounted_url: str) -> None:
     headers = {"Authorization": f"Bearer {TOKEN}"}
     assert httpx.get(f"{mounted_url}/redis/set/mount:path/v", headers=headers).json() == {"result": "OK"}
     assert httpx.get(f"{mounted_url}/redis/get/mount:path", headers=headers).json() == {"result": "v"}
+
+
+def test_the_host_apps_url_for_still_works(mounted_url: str) -> None:
+    # Starlette's url_for walks every mounted app's `routes`; the bridge must not trip it.
+    assert httpx.get(f"{mounted_url}/api/other").text == f"{mounted_url}/api/other"
 
 
 async def test_unreachable_redis_is_a_json_503() -> None:

@@ -73,9 +73,7 @@ class UpstashBridge:
         self._max_body_bytes = max_body_bytes
         self._sync_counter = itertools.count(time.time_ns() // 1000)
         self._sync_token = str(next(self._sync_counter))
-        # The bridge object is the ASGI app; `app` names it for `Mount("/redis", bridge.app)`. (A bound
-        # method would not do: uvicorn takes callables whose `__call__` is not async for ASGI2.)
-        self.app: ASGIApp = self
+        self.app: ASGIApp = _AsgiEntry(self._serve)
 
     def routes(self, prefix: str = "/redis") -> list[BaseRoute]:
         """Starlette routes serving the bridge under `prefix`, the bare prefix included.
@@ -89,7 +87,7 @@ class UpstashBridge:
     async def aclose(self) -> None:
         await self._executor.aclose()
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":  # only when served on its own; never under a Mount
             await self._lifespan(receive, send)
             return
@@ -195,6 +193,21 @@ class UpstashBridge:
             return json_response(400, {"error": outcome.replies.message}, self._sync_header(outcome))
         items = [json_item(reply, base64_strings) for reply in outcome.replies]
         return json_response(200, items, self._sync_header(outcome))
+
+
+class _AsgiEntry:
+    """The bridge as an ASGI app: an object with an async `__call__` and nothing else.
+
+    Not a bound method: uvicorn treats callables whose `__call__` is not a coroutine function as ASGI2.
+    Not the bridge itself: Starlette's `url_for` walks the `routes` attribute of every mounted app,
+    and the bridge's `routes()` is a method.
+    """
+
+    def __init__(self, serve: ASGIApp) -> None:
+        self._serve = serve
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._serve(scope, receive, send)
 
 
 class _AtPrefix:
