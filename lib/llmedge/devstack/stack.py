@@ -21,11 +21,10 @@ import socket
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
-from starlette.applications import Starlette
-from starlette.routing import BaseRoute, Mount
-
-from llmedge.devstack.simulator import ModelSimulator
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
 
 DEFAULT_PORT = 3000
 DEFAULT_DATA_DIR = Path(".llmedge")
@@ -71,7 +70,7 @@ class LocalStack:
         self.time_scale = _time_scale(time_scale, self.environ)
         if upstream_latency < 0:
             raise StackError(f"the upstream latency must be >= 0 seconds, not {upstream_latency}")
-        self.simulator = ModelSimulator(latency=upstream_latency)
+        self.upstream_latency = upstream_latency
 
     @property
     def base_url(self) -> str:
@@ -112,9 +111,13 @@ class LocalStack:
 
     def build_app(self, redis_url: str, on_ready: Callable[[], None] | None = None) -> Starlette:
         """Every part mounted on one app; its lifespan starts the broker and closes what needs closing."""
-        # Imported here: the gateway and the broker load the SDKs, which `--print-env` does not need.
+        # Imported here: Starlette, numpy and the SDKs cost ~0.4 s, which `--print-env` does not need.
+        from starlette.applications import Starlette
+        from starlette.routing import BaseRoute, Mount
+
         from llmedge.devstack.broker import QStashBroker
         from llmedge.devstack.rest_bridge import UpstashBridge
+        from llmedge.devstack.simulator import ModelSimulator
         from llmedge.http.app import create_app
         from llmedge.settings import Settings
 
@@ -144,7 +147,7 @@ class LocalStack:
         routes: list[BaseRoute] = [
             *bridge.routes("/redis"),  # also answers the bare "/redis", where the SDK posts commands
             Mount("/qstash", broker.app),
-            Mount("/openai", self.simulator.app),
+            Mount("/openai", ModelSimulator(latency=self.upstream_latency).app),
             Mount("/", gateway),  # last: it takes every path the others did not
         ]
         return Starlette(routes=routes, lifespan=lifespan)
