@@ -1,0 +1,113 @@
+"""The Upstash REST bridge's round trip beside a direct redis-py call to the same Redis.
+
+One redis-server, one bridge served by uvicorn in a child process (so the clients here do not share a
+GIL with the server), then the same GET measured through four clients. Samples are interleaved (each
+round runs every client once, in a rotating order) so that noise on this shared machine hits all of
+them alike; medians and p99 are printed with each client's ratio to the direct call.
+
+    python -m llmedge.bench.bridge [samples]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator
+
+import httpx
+import redis
+from upstash_redis import Redis
+from upstash_redis.asyncio import Redis as AsyncRedis
+
+from llmedge.devstack.redis_server import RedisServer
+from llmedge.devstack.rest_background import serve_in_background
+from llmedge.devstack.rest_bridge import UpstashBridge
+
+_TOKEN = "bench-token"
+_KEY = "bench:bridge:value"
+_VALUE = "v" * 32
+
+Probe = Callable[[], object] | Callable[[], Awaitable[object]]
+
+
+def run(samples: int = 2000, warmup: int = 200) -> None:
+    """Print p50/p99 of one GET per client, and each p50 as a multiple of the direct call's."""
+    with RedisServer() as server, _bridge_process(server.url) as bridge_url:
+        direct = redis.Redis.from_url(server.url, protocol=2)
+        direct.set(_KEY, _VALUE)
+        timings = asyncio.run(_measure(direct, bridge_url, samples, warmup))
+        direct.close()
+    _report(timings, samples)
+
+
+async def _measure(direct: redis.Redis, bridge_url: str, samples: int, warmup: int) -> dict[str, list[float]]:
+    body = b'["GET","%s"]' % _KEY.encode()
+    headers = {"Authorization": f"Bearer {_TOKEN}", "Content-Type": "application/json"}
+    with (
+        Redis(bridge_url, _TOKEN) as sdk,
+        httpx.Client(base_url=bridge_url, headers=headers) as raw_http,
+    ):
+        async with AsyncRedis(bridge_url, _TOKEN) as async_sdk:
+            probes: dict[str, Probe] = {
+                "redis-py, direct TCP": lambda: direct.get(_KEY),
+                "httpx keep-alive POST → bridge": lambda: raw_http.post("/", content=body).json(),
+                "upstash_redis sync → bridge": lambda: sdk.get(_KEY),
+                "upstash_redis asyncio → bridge": lambda: async_sdk.get(_KEY),
+            }
+            timings: dict[str, list[float]] = {name: [] for name in probes}
+            names = list(probes)
+            for round_number in range(warmup + samples):
+                shift = round_number % len(names)
+                for name in names[shift:] + names[:shift]:
+                    started = time.perf_counter()
+                    outcome = probes[name]()
+                    if asyncio.iscoroutine(outcome):
+                        await outcome
+                    elapsed = time.perf_counter() - started
+                    if round_number >= warmup:
+                        timings[name].append(elapsed * 1000)
+            return timings
+
+
+def _report(timings: dict[str, list[float]], samples: int) -> None:
+    direct_p50 = statistics.median(next(iter(timings.values())))
+    print(
+        f"Upstash REST bridge vs direct Redis: GET of a {len(_VALUE)}-byte value, {samples} interleaved samples"
+    )
+    print(f"{'client':34} {'p50 ms':>8} {'p99 ms':>8} {'p50 / direct':>13}")
+    for name, values in timings.items():
+        p50 = statistics.median(values)
+        p99 = statistics.quantiles(values, n=100)[98]
+        print(f"{name:34} {p50:8.3f} {p99:8.3f} {p50 / direct_p50:12.1f}x")
+
+
+@contextlib.contextmanager
+def _bridge_process(redis_url: str) -> Iterator[str]:
+    """The bridge in a child process (`python -m llmedge.bench.bridge --serve-bridge URL`); yields its URL."""
+    command = [sys.executable, "-m", "llmedge.bench.bridge", "--serve-bridge", redis_url]
+    with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as process:
+        assert process.stdout is not None
+        url = process.stdout.readline().strip()
+        try:
+            if not url.startswith("http://"):
+                raise RuntimeError("the bridge process did not start (its error is printed above)")
+            yield url
+        finally:
+            process.communicate(timeout=10)  # closing its stdin tells it to stop
+
+
+def _serve_bridge(redis_url: str) -> None:
+    with serve_in_background(UpstashBridge(redis_url, _TOKEN).app) as url:
+        print(url, flush=True)
+        sys.stdin.read()  # serve until the parent closes our stdin
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--serve-bridge"]:
+        _serve_bridge(sys.argv[2])
+    else:
+        run(int(sys.argv[1]) if len(sys.argv) > 1 else 2000)
