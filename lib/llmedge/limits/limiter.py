@@ -105,7 +105,7 @@ class Limiter:
             )
 
     def _now_ms(self) -> int:
-        return int(self._clock() * 1000)
+        return round(self._clock() * 1000)
 
     def _admission_from(self, outcome: AdmissionOutcome, request: AdmissionRequest) -> Admission:
         tier, now = request.tier, request.now_ms
