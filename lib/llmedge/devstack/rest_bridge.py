@@ -3,8 +3,9 @@
     bridge = UpstashBridge("redis://127.0.0.1:6379/0", token="dev-token", readonly_token="dev-ro")
     app = Starlette(routes=bridge.routes("/redis"))   # or serve `bridge.app` at the root
 
-Endpoints: `POST /` (one JSON command), `POST /pipeline`, `POST /multi-exec` (atomic), and the path
-form `/{cmd}/{arg}...?{name}={value}` with GET/HEAD/POST/PUT. Behaviour chosen where Upstash's is not
+Endpoints: `POST /` (one JSON command), `POST /pipeline`, `POST /multi-exec` (atomic), the path
+form `/{cmd}/{arg}...?{name}={value}` with GET/HEAD/POST/PUT, and the event streams `/subscribe/{channel}`
+and `/monitor` (rest_streams). Behaviour chosen where Upstash's is not
 documented, for the official SDKs (which never read the status, only the JSON body, §1.4):
 
 | case | status | body |
@@ -40,18 +41,28 @@ import time
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from llmedge.devstack.resp import RedisUnavailable, RespError, encode_reply
+from llmedge.devstack.resp import RedisAddress, RedisUnavailable, RespError, encode_reply
 from llmedge.devstack.rest_commands import RestError, parse_command, parse_commands, path_command
 from llmedge.devstack.rest_encoding import json_item
 from llmedge.devstack.rest_executor import Outcome, RedisExecutor
-from llmedge.devstack.rest_http import HttpRequest, HttpResponse, error_response, json_response, read_request
+from llmedge.devstack.rest_http import (
+    HttpRequest,
+    HttpResponse,
+    error_response,
+    json_response,
+    method_not_allowed,
+    read_request,
+    require_json_content_type,
+    wants_resp2,
+)
+from llmedge.devstack.rest_streams import EventStreams
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024  # Upstash's smallest plan limit on request size (10 MB)
 _METHODS = ("GET", "HEAD", "POST", "PUT")  # docs `restapi.mdx`: anything else is 405
 _BODY_METHODS = ("POST", "PUT")
-_JSON_CONTENT_TYPES = frozenset({"", "application/json", "application/x-www-form-urlencoded", "text/plain"})
+_STREAM_METHODS = ("GET", "POST")  # the docs use POST; GET lets a browser's EventSource subscribe
 
 
 class UpstashBridge:
@@ -68,6 +79,7 @@ class UpstashBridge:
         if not token:
             raise ValueError("the bridge needs a non-empty token")
         self._executor = RedisExecutor(redis_url, pool_size)
+        self._streams = EventStreams(RedisAddress.from_url(redis_url))
         self._token = token.encode()
         self._readonly_token = readonly_token.encode() if readonly_token else None
         self._max_body_bytes = max_body_bytes
@@ -85,6 +97,8 @@ class UpstashBridge:
         return [Route(prefix, _AtPrefix(self.app, prefix)), Mount(prefix, self.app)]
 
     async def aclose(self) -> None:
+        """Close the pooled connections of the current event loop and end every open stream."""
+        self._streams.close_all()
         await self._executor.aclose()
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -95,7 +109,13 @@ class UpstashBridge:
             return  # websockets: not part of the REST API; the server refuses the handshake
         try:
             request = await read_request(scope, receive, self._max_body_bytes)
-            response = await self.handle(request)
+            if request.segments[:1] in ([b"subscribe"], [b"monitor"]):
+                refusal = await self._serve_stream(request, receive, send)
+                if refusal is None:
+                    return
+                response = refusal
+            else:
+                response = await self.handle(request)
         except RestError as exc:
             response = error_response(exc)
         except RedisUnavailable as exc:
@@ -118,20 +138,20 @@ class UpstashBridge:
     async def handle(self, request: HttpRequest) -> HttpResponse:
         """One request as plain data in, one response out."""
         if request.method not in _METHODS:
-            return _method_not_allowed(request.method, _METHODS)
+            return method_not_allowed(request.method, _METHODS)
         read_only = self._authenticate(request)
         base64_strings = any(v.lower() == "base64" for v in request.headers.get("upstash-encoding", []))
         segments = request.segments
         if segments in ([b"pipeline"], [b"multi-exec"]):
             if request.method not in _BODY_METHODS:
-                return _method_not_allowed(request.method, _BODY_METHODS)
-            _check_content_type(request)
+                return method_not_allowed(request.method, _BODY_METHODS)
+            require_json_content_type(request)
             commands = parse_commands(request.body)
             if segments == [b"multi-exec"]:  # always JSON, whatever Upstash-Response-Format says (§1.7)
                 return self._render_transaction(
                     await self._executor.transaction(commands, read_only), base64_strings
                 )
-            resp2 = _wants_resp2(request, base64_strings)
+            resp2 = wants_resp2(request, base64_strings)
             return self._render_pipeline(
                 await self._executor.pipeline(commands, read_only), base64_strings, resp2
             )
@@ -139,12 +159,30 @@ class UpstashBridge:
             query = [(name, value) for name, value in request.query if name != "_token"]
             command = path_command(segments, query, request.body if request.method in _BODY_METHODS else b"")
         elif request.method in _BODY_METHODS:
-            _check_content_type(request)
+            require_json_content_type(request)
             command = parse_command(request.body)
         else:
             raise RestError(400, 'ERR no command: POST a JSON array such as ["PING"], or GET /ping')
-        resp2 = _wants_resp2(request, base64_strings)
+        resp2 = wants_resp2(request, base64_strings)
         return self._render_single(await self._executor.pipeline([command], read_only), base64_strings, resp2)
+
+    async def _serve_stream(self, request: HttpRequest, receive: Receive, send: Send) -> HttpResponse | None:
+        """SSE endpoints (see rest_streams); a response when refused, None once the stream has ended."""
+        if request.method not in _STREAM_METHODS:
+            return method_not_allowed(request.method, _STREAM_METHODS)
+        read_only = self._authenticate(request)
+        endpoint, *channels = request.segments
+        if endpoint == b"subscribe":
+            if not channels:
+                raise RestError(400, "ERR name the channel: /subscribe/<channel>")
+            await self._streams.stream([b"SUBSCRIBE", *channels], True, receive, send)
+            return None
+        if channels:
+            raise RestError(400, "ERR /monitor takes no arguments")
+        if read_only:
+            raise RestError(400, "NOPERM this user has no permissions to run the 'monitor' command")
+        await self._streams.stream([b"MONITOR"], False, receive, send)
+        return None
 
     def _authenticate(self, request: HttpRequest) -> bool:
         """True for the read-only token, False for the full one; 401 otherwise (docs `restapi.mdx`)."""
@@ -222,26 +260,3 @@ class _AtPrefix:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.app({**scope, "root_path": scope.get("root_path", "") + self.prefix}, receive, send)
-
-
-def _method_not_allowed(method: str, allowed: tuple[str, ...]) -> HttpResponse:
-    message = f"Method {method} not allowed here; use {', '.join(allowed)}"
-    return json_response(405, {"error": message}, [(b"allow", ", ".join(allowed).encode())])
-
-
-def _check_content_type(request: HttpRequest) -> None:
-    content_type = (request.header("content-type") or "").split(";", 1)[0].strip().lower()
-    if content_type not in _JSON_CONTENT_TYPES and not content_type.endswith("+json"):
-        raise RestError(415, f"ERR unsupported content type '{content_type}': send the command as JSON")
-
-
-def _wants_resp2(request: HttpRequest, base64_strings: bool) -> bool:
-    """`Upstash-Response-Format` (§1.7): `json` (default) or `resp2`; resp2 cannot be base64."""
-    response_format = (request.header("upstash-response-format") or "json").lower()
-    if response_format not in ("json", "resp2"):
-        raise RestError(400, f"ERR invalid Upstash-Response-Format '{response_format}': use json or resp2")
-    if response_format == "resp2" and base64_strings:
-        raise RestError(
-            400, "ERR Upstash-Response-Format resp2 cannot be combined with Upstash-Encoding base64"
-        )
-    return response_format == "resp2"

@@ -16,6 +16,9 @@ from starlette.types import Receive, Scope, Send
 
 from llmedge.devstack.rest_commands import RestError
 
+# Upstash's own curl examples post JSON under curl's default form content type; see rest_bridge.
+_JSON_CONTENT_TYPES = frozenset({"", "application/json", "application/x-www-form-urlencoded", "text/plain"})
+
 
 @dataclass(frozen=True)
 class HttpRequest:
@@ -107,3 +110,26 @@ async def read_request(scope: Scope, receive: Receive, max_body_bytes: int) -> H
         headers=headers,
         body=b"".join(chunks),
     )
+
+
+def method_not_allowed(method: str, allowed: tuple[str, ...]) -> HttpResponse:
+    message = f"Method {method} not allowed here; use {', '.join(allowed)}"
+    return json_response(405, {"error": message}, [(b"allow", ", ".join(allowed).encode())])
+
+
+def require_json_content_type(request: HttpRequest) -> None:
+    content_type = (request.header("content-type") or "").split(";", 1)[0].strip().lower()
+    if content_type not in _JSON_CONTENT_TYPES and not content_type.endswith("+json"):
+        raise RestError(415, f"ERR unsupported content type '{content_type}': send the command as JSON")
+
+
+def wants_resp2(request: HttpRequest, base64_strings: bool) -> bool:
+    """`Upstash-Response-Format` (§1.7): `json` (default) or `resp2`; resp2 cannot be base64."""
+    response_format = (request.header("upstash-response-format") or "json").lower()
+    if response_format not in ("json", "resp2"):
+        raise RestError(400, f"ERR invalid Upstash-Response-Format '{response_format}': use json or resp2")
+    if response_format == "resp2" and base64_strings:
+        raise RestError(
+            400, "ERR Upstash-Response-Format resp2 cannot be combined with Upstash-Encoding base64"
+        )
+    return response_format == "resp2"
