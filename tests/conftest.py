@@ -10,6 +10,9 @@ import os
 
 import pytest
 
+# The `stack` fixture: the whole `llmedge dev` stack in a subprocess, shared by the session.
+pytest_plugins = ["tests.stack_fixture"]
+
 _CLEARED_PREFIXES = ("UPSTASH_", "QSTASH_", "OPENAI_", "LLMEDGE_", "VERCEL", "AWS_")
 
 
