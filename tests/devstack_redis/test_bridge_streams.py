@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+import redis
 
 from tests.devstack_redis.conftest import READONLY_TOKEN, TOKEN
 
@@ -35,12 +36,14 @@ def test_subscribe_streams_published_messages(http: httpx.Client) -> None:
         assert [next(stream), next(stream)] == ["message,news,two", "lines"]
 
 
-def test_monitor_streams_commands_and_needs_the_full_token(http: httpx.Client) -> None:
+def test_monitor_streams_commands_and_needs_the_full_token(http: httpx.Client, direct: redis.Redis) -> None:
     with http.stream("POST", "/monitor", headers=SSE) as response:
         stream = events(response)
         assert next(stream) == '"OK"'
         http.post("/", json=["GET", "monitored:key"], headers={"Authorization": f"Bearer {TOKEN}"})
         assert next(line for line in stream if "monitored:key" in line).endswith('"GET" "monitored:key"')
+        direct.set("monitored:big", "x" * 100_000)  # a monitor line longer than asyncio's default 64 KiB
+        assert next(line for line in stream if "monitored:big" in line).endswith('"x' + "x" * 99_999 + '"')
     refused = http.post("/monitor", headers={"Authorization": f"Bearer {READONLY_TOKEN}"})
     assert (refused.status_code, refused.json()["error"]) == (
         400,
@@ -50,5 +53,7 @@ def test_monitor_streams_commands_and_needs_the_full_token(http: httpx.Client) -
 
 def test_stream_requests_are_checked_like_any_other(http: httpx.Client) -> None:
     assert http.post("/subscribe/news").status_code == 401
-    assert http.post("/subscribe", headers=SSE).json() == {"error": "ERR name the channel: /subscribe/<channel>"}
+    assert http.post("/subscribe", headers=SSE).json() == {
+        "error": "ERR name the channel: /subscribe/<channel>"
+    }
     assert http.put("/monitor", headers=SSE).status_code == 405

@@ -244,15 +244,19 @@ def _ping(address: RedisAddress, timeout: float) -> str:
     return failed_setup[0] if failed_setup else lines[-1]
 
 
+# Looked up once, here: the child between fork and exec should run as little as possible (no dlopen).
+_prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform == "linux" else None
+
+
 def _can_die_with_parent() -> bool:
     # PDEATHSIG fires when the *thread* that forked exits, not the process: only the main thread
     # lives as long as the process. From another thread, stop() and atexit are the safety nets.
-    return sys.platform == "linux" and threading.current_thread() is threading.main_thread()
+    return _prctl is not None and threading.current_thread() is threading.main_thread()
 
 
 def _die_with_parent() -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    assert _prctl is not None
+    _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 @contextlib.contextmanager

@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 _CONNECT_TIMEOUT_SECONDS = 5.0
+# asyncio's default 64 KiB cap on one line is too small for a MONITOR line that quotes a large value
+# (bulk strings are read by length and never hit it). It is a cap, not an allocation.
+_MAX_LINE_BYTES = 512 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -132,7 +135,9 @@ class RespConnection:
         ssl_context = ssl.create_default_context() if address.tls else None
         try:
             async with asyncio.timeout(_CONNECT_TIMEOUT_SECONDS):
-                reader, writer = await asyncio.open_connection(address.host, address.port, ssl=ssl_context)
+                reader, writer = await asyncio.open_connection(
+                    address.host, address.port, ssl=ssl_context, limit=_MAX_LINE_BYTES
+                )
         except (OSError, TimeoutError) as exc:
             raise RedisUnavailable(
                 f"cannot connect to Redis at {address.host}:{address.port}: {exc}"

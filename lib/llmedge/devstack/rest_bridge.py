@@ -22,6 +22,9 @@ documented, for the official SDKs (which never read the status, only the JSON bo
 | body content type that is not JSON-ish (e.g. multipart/form-data) | 415 | `{"error": ...}` |
 | Redis unreachable | 503 | `{"error": "ERR Redis is unavailable: ..."}` |
 
+With `Upstash-Response-Format: resp2` (§1.7) a single command or pipeline answers with the raw RESP2
+bytes (`application/octet-stream`), statuses as above; `/multi-exec` always answers JSON.
+
 Content type: Upstash's own curl examples send a JSON array with curl's default
 `application/x-www-form-urlencoded`, so besides `application/json` (the SDK's) and `*+json`, the bridge
 accepts that, `text/plain` and no content type at all; anything else gets 415.

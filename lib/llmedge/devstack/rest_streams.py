@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable
 
 from starlette.types import Receive, Send
@@ -23,6 +24,8 @@ from llmedge.devstack.resp import (
     encode_command,
     read_reply,
 )
+
+logger = logging.getLogger(__name__)
 
 
 def render_subscription(reply: RespValue) -> str:
@@ -80,11 +83,14 @@ class EventStreams:
 
 
 async def _relay(connection: RespConnection, render: Callable[[RespValue], str], send: Send) -> None:
-    # Ends quietly when Redis closes the connection (the bridge closing) or the client stops reading.
-    with contextlib.suppress(RedisUnavailable, EOFError, OSError):
+    try:
         while True:
             reply = await read_reply(connection.reader)
             await send({"type": "http.response.body", "body": _event(render(reply)), "more_body": True})
+    except (RedisUnavailable, EOFError, OSError):
+        pass  # Redis closed the connection (the bridge is closing) or the client stopped reading
+    except Exception:  # the response has started: end the stream rather than attempt an error page
+        logger.exception("an event stream of the REST bridge failed")
 
 
 async def _client_gone(receive: Receive) -> None:
