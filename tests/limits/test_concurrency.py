@@ -9,6 +9,7 @@ from concurrent.futures import ProcessPoolExecutor
 from upstash_redis.asyncio import Redis
 
 from llmedge.limits.limiter import Limiter
+from llmedge.limits.stats import read_stats
 from llmedge.limits.tiers import Rate, Tier
 from tests.limits.factories import config_with, new_caller
 from tests.limits.workers import admit_burst
@@ -62,6 +63,9 @@ async def test_token_budget_cannot_be_overspent_and_settles_to_real_usage(redis:
 
     await asyncio.gather(*(limiter.settle(r, actual_tokens=120) for r in reservations if r is not None))
     assert await redis.hget(bucket, "tokens") == str(1_000 - 3 * 120)  # the real usage, not the estimates
+    stats = await read_stats(redis, prefix)
+    assert stats["tokens_used"]["t"] == {"all": 360} and stats["settled"]["t"] == {"all": 3}
+    assert stats["admitted"]["t"]["tokens"] == 3 and stats["denied"]["t"]["tokens"] == 17
 
 
 async def test_extra_usage_is_charged_and_settle_is_idempotent(redis: Redis, prefix: str) -> None:

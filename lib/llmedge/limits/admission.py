@@ -6,10 +6,12 @@ round trips in sequence, or five concurrent requests with asyncio.gather; either
 limit comes after the others have already charged the caller (no all-or-nothing), a cache hit cannot be
 spared the token and in-flight checks (the script sees the hit first), and in-flight has no
 upstash-ratelimit algorithm at all. The script keeps SlidingWindow's and TokenBucket's arithmetic exactly
-(tests/limits check it against upstash-ratelimit itself) and `llmedge bench limits` measures the cost of
-both ways side by side.
+(tests/limits/test_oracle.py checks it against upstash-ratelimit itself) and `python -m
+llmedge.bench.limits` measures both ways side by side.
 
-Key layout (all declared in KEYS, so the script also runs under Upstash's key locking):
+The script carries no `allow-key-locking` flag: every admission writes the shared stats hash (and every
+miss the global window), so locking only the declared keys would serialise admissions all the same.
+Key layout (every key is still declared in KEYS, as Upstash asks of scripts):
 `<prefix>:limits:req:<caller>:<window index>`, `<prefix>:limits:global:<window index>`,
 `<prefix>:limits:tokens:<caller>`, `<prefix>:limits:inflight:<caller>`, `<prefix>:limits:stats`.
 """

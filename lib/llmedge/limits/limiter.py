@@ -8,7 +8,9 @@
 
 A warm instance refuses callers it already knows to be over their request limit without asking Redis
 (`blockcache.py`); when Redis fails or exceeds `LLMEDGE_LIMITS_TIMEOUT_MS`, each limit's fail policy
-decides (`policy.py`), the choice is logged and reported in the decision and its headers.
+decides (`policy.py`), the choice is logged and reported in the decision and its headers. A round trip
+cut short by the time budget may still have run on the server: its charges then stand (tokens until the
+bucket refills, the in-flight slot until `LLMEDGE_IN_FLIGHT_TTL`), erring on the side of the limits.
 """
 
 from __future__ import annotations
