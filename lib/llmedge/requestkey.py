@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,11 @@ class RequestKey:
     lease_key: str
     scope: str | None
     semantic_text: str | None
+
+
+def model_slug(model: str) -> str:
+    """The model name as it appears in key names: no glob or separator characters."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", model)
 
 
 def _normalise(value: Any) -> Any:
@@ -83,9 +89,10 @@ def build_request_key(request: GenerateRequest, *, partition: str, key_version: 
     digest = _digest(envelope)
     prefix = f"llmedge:v{key_version}"
     scope, text = _semantic_scope(envelope)
+    # Namespace and model are in the key's name so that a purge can find them with SCAN MATCH.
     return RequestKey(
         digest=digest,
-        cache_key=f"{prefix}:exact:{digest}",
+        cache_key=f"{prefix}:exact:{request.cache.namespace}:{model_slug(request.model)}:{digest}",
         lease_key=f"{prefix}:lease:{digest}",
         scope=scope,
         semantic_text=text,
