@@ -3,8 +3,8 @@
 Why one custom script rather than upstash-ratelimit's limiters one after another: a request meets up to
 four limits (requests, global, tokens, in-flight) plus the cache read. As separate calls that is five
 round trips in sequence, or five concurrent requests with asyncio.gather; either way a refusal by one
-limit comes after the others have already charged the caller (no all-or-nothing), a cache hit cannot be
-spared the token and in-flight checks (the script sees the hit first), and in-flight has no
+limit comes after the others have already charged the caller (no all-or-nothing), gathered calls cannot
+spare a cache hit the token and in-flight checks (the script sees the hit first), and in-flight has no
 upstash-ratelimit algorithm at all. The script keeps SlidingWindow's and TokenBucket's arithmetic exactly
 (tests/limits/test_oracle.py checks it against upstash-ratelimit itself) and `python -m
 llmedge.bench.limits` measures both ways side by side.
