@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -14,6 +14,7 @@ from upstash_redis.errors import UpstashError
 from llmedge.clients import Clients, build_clients
 from llmedge.errors import StoreUnavailable
 from llmedge.jobs import JobStore
+from llmedge.limits import Caller, CallerResolver, Limiter, LimitsConfig
 from llmedge.settings import Settings
 
 Clock = Callable[[], float]
@@ -22,29 +23,42 @@ Clock = Callable[[], float]
 @dataclass
 class Gateway:
     settings: Settings
+    limits: LimitsConfig
     clients: Clients
     clock: Clock = time.time
     jobs: JobStore = field(init=False)
+    callers: CallerResolver = field(init=False)
+    limiter: Limiter = field(init=False)
 
     def __post_init__(self) -> None:
-        self.jobs = JobStore(self.clients.redis)
+        redis = self.clients.redis
+        self.jobs = JobStore(redis)
+        self.callers = CallerResolver(redis, self.limits, clock=self.clock)
+        self.limiter = Limiter(redis, self.limits, clock=self.clock)
 
     @classmethod
-    def build(cls, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> Gateway:
-        return cls(settings=settings, clients=build_clients(settings, transport=transport))
+    def build(
+        cls,
+        settings: Settings,
+        limits: LimitsConfig,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> Gateway:
+        return cls(settings=settings, limits=limits, clients=build_clients(settings, transport=transport))
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> Gateway:
+        return cls.build(Settings.from_environ(environ), LimitsConfig.from_environ(environ))
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
 
-    def identify(self, request: Request) -> Caller:
-        client = request.client.host if request.client else "unknown"
-        return Caller(id=f"ip:{client}", tenant=f"ip:{client}")
-
-
-@dataclass(frozen=True)
-class Caller:
-    id: str
-    tenant: str
+    async def identify(self, request: Request) -> Caller:
+        """Who is calling: an API key, else the client IP the platform vouches for (llmedge.limits)."""
+        with store_errors():
+            return await self.callers.resolve(
+                request.headers, request.client.host if request.client else None
+            )
 
 
 @contextmanager

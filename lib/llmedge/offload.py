@@ -21,17 +21,21 @@ from llmedge.upstream import UpstreamCall
 
 log = logging.getLogger("llmedge.offload")
 
+_SHARED_LANE_TIERS = frozenset({"anonymous", "free"})
+
 
 def callback_urls(settings: Settings, job_id: str) -> tuple[str, str]:
     base = f"{settings.callback_url}?job={job_id}"
     return base, f"{base}&event=failure"
 
 
-def flow_control_for(settings: Settings, model: str, lane: str) -> FlowControl | None:
-    """Per model (and lane, so a paying tier never queues behind free traffic), from LLMEDGE_FLOW_CONTROL."""
+def flow_control_for(settings: Settings, model: str, tier: str) -> FlowControl | None:
+    """Per model, from LLMEDGE_FLOW_CONTROL, in lanes: anonymous and free callers share one lane, every
+    other (paying) tier has its own, so paying traffic never queues behind a free-tier burst."""
     config = settings.flow_control.get(model) or settings.flow_control.get("*")
     if config is None:
         return None
+    lane = "shared" if tier in _SHARED_LANE_TIERS else tier
     flow = FlowControl(key=re.sub(r"[^A-Za-z0-9_.-]", "_", f"llmedge.{lane}.{model}"), period=config.period)
     if config.parallelism:
         flow["parallelism"] = config.parallelism
@@ -48,7 +52,7 @@ async def publish(
     job_id: str,
     deduplication_id: str,
     model: str,
-    lane: str,
+    tier: str,
     delay_seconds: int | None = None,
 ) -> str:
     """Publish the call; returns QStash's message id or raises `OffloadUnavailable`."""
@@ -64,7 +68,7 @@ async def publish(
             retries=settings.qstash_retries,
             timeout=settings.upstream_timeout,
             deduplication_id=deduplication_id,
-            flow_control=flow_control_for(settings, model, lane),
+            flow_control=flow_control_for(settings, model, tier),
             delay=delay_seconds,
         )
     except (QStashError, httpx.HTTPError) as error:

@@ -6,7 +6,8 @@ with a message naming the variable, not on its first request.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import os
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -26,6 +27,7 @@ from llmedge.http.responses import (
     unexpected_error_response,
 )
 from llmedge.http.result import handle_result
+from llmedge.limits import LimitsConfig
 from llmedge.settings import Settings
 
 Handler = Callable[[Gateway, Request, ServerTiming, str], Awaitable[Response]]
@@ -69,6 +71,7 @@ def api_routes(gateway: Gateway, names: list[str]) -> list[BaseRoute]:
 def create_app(
     settings: Settings | None = None,
     *,
+    environ: Mapping[str, str] | None = None,
     serve_public: bool = False,
     gateway: Gateway | None = None,
     only: str | None = None,
@@ -76,7 +79,10 @@ def create_app(
     """The functions in one app (`only` one of them, for a deployed function), plus the static page
     for `llmedge dev` / `llmedge serve`."""
     if gateway is None:
-        gateway = Gateway.build(settings or Settings.from_environ())
+        environ = os.environ if environ is None else environ
+        gateway = Gateway.build(
+            settings or Settings.from_environ(environ), LimitsConfig.from_environ(environ)
+        )
     routes = api_routes(gateway, [only] if only else list(FUNCTIONS))
     if serve_public and PUBLIC_DIR.is_dir():
         routes.append(Mount("/", StaticFiles(directory=PUBLIC_DIR, html=True), name="public"))

@@ -24,9 +24,10 @@ from llmedge.exactcache import encode_entry
 from llmedge.gateway import Gateway, store_errors
 from llmedge.http.body import parse_json_object, read_body, validate
 from llmedge.http.responses import ServerTiming, json_response
-from llmedge.jobs import CacheFill, Job, JobStatus
+from llmedge.jobs import TERMINAL, CacheFill, Job, JobStatus
+from llmedge.limits import Reservation
 from llmedge.offload import cancel
-from llmedge.upstream import error_message, is_complete, is_retryable
+from llmedge.upstream import error_message, is_complete, is_retryable, usage_tokens
 
 log = logging.getLogger("llmedge.callback")
 
@@ -69,6 +70,8 @@ async def handle_callback(
             log.info("callback for an unknown or expired job", extra={"job_id": job_id})
             return json_response({"status": "ignored", "reason": "unknown job"}, request_id=request_id)
         outcome, status = await _apply(gateway, job, callback, message_id, failure_event)
+        if outcome == "applied" and status in TERMINAL:
+            await _settle(gateway, job, callback, status)
     log.info(
         "callback", extra={"job_id": job_id, "outcome": outcome, "status": status, "request_id": request_id}
     )
@@ -120,6 +123,21 @@ async def _apply(
         job.id, message_id=message_id, status="retrying", attempts=attempts, now_ms=now_ms, error=error
     )
     return outcome, "retrying"
+
+
+async def _settle(gateway: Gateway, job: Job, callback: CallbackBody, status: str) -> None:
+    """Reconcile the caller's token budget with what the model really used, exactly once per job.
+
+    Runs only for the callback whose transition was applied, so a duplicate delivery cannot settle twice.
+    """
+    stored = job.plan.get("reservation")
+    if not stored:
+        return
+    used = 0
+    if status == "done":
+        result = _json_object(_decode_body(callback.body))
+        used = (usage_tokens(result) if result else None) or 0
+    await gateway.limiter.settle(Reservation.from_dict(stored), actual_tokens=used)
 
 
 def _cache_fill(job: Job, result: dict[str, Any], raw_result: str, now: float) -> CacheFill | None:

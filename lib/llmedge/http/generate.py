@@ -1,12 +1,14 @@
 """POST /api/generate: answer from the cache, or queue the model call with QStash and return a job id.
 
-Critical path of a hit: one Redis round trip (the exact-cache read), then the response. A miss adds the
-semantic lookup (when the request allows it), one script that creates the job or joins an identical
-in-flight one (single flight), and the QStash publish. Nothing here ever waits for the model.
+Critical path of a hit: ONE Redis round trip — the admission script checks every rate limit and reads the
+exact-cache entry in the same call — then the response. A miss adds the semantic lookup (when the request
+allows it), one script that creates the job or joins an identical in-flight one (single flight), and the
+QStash publish. Nothing here ever waits for the model.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -14,11 +16,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from llmedge import exactcache
-from llmedge.errors import OffloadUnavailable
+from llmedge.debounce import supersede
+from llmedge.errors import LLMEdgeError, OffloadUnavailable
 from llmedge.gateway import Gateway, store_errors
 from llmedge.http.body import parse_json_object, read_body, validate
 from llmedge.http.responses import ServerTiming, json_response
 from llmedge.jobs import new_job_id
+from llmedge.limits import Admission, Caller, Reservation, estimate_tokens
 from llmedge.offload import publish
 from llmedge.requestkey import RequestKey, build_request_key
 from llmedge.schemas import GenerateRequest
@@ -33,26 +37,44 @@ async def handle_generate(
     settings = gateway.settings
     raw = await read_body(request, settings.max_body_bytes)
     generate = validate(GenerateRequest, parse_json_object(raw))
-    caller = gateway.identify(request)
+    caller = await gateway.identify(request)
     partition = caller.tenant if settings.cache_partition == "tenant" else "shared"
     key = build_request_key(generate, partition=partition, key_version=settings.key_version)
     mode = generate.cache.mode
+    job_id = new_job_id()
 
-    if exactcache.reads_cache(mode):
-        with timing.phase("cache"), store_errors():
-            stored = await gateway.clients.redis.get(key.cache_key)
-        answer = exactcache.decode_entry(stored, now=gateway.clock()) if stored else None
-        if answer is not None:
-            body = {
-                "status": "done",
-                "job_id": answer.job_id,
-                "result": answer.result,
-                "cache": {"status": "HIT", "age": answer.age},
-            }
-            headers = {"X-Cache": "HIT", "Age": str(answer.age)}
-            return json_response(body, headers=headers, timing=timing, request_id=request_id)
+    with timing.phase("admit"):
+        admission = await gateway.limiter.admit(
+            caller,
+            cache_key=key.cache_key if exactcache.reads_cache(mode) else None,
+            job_id=job_id,
+            estimated_tokens=_estimate(generate),
+        )
+    limit_headers = admission.decision.headers
+    if not admission.decision.allowed:
+        raise admission.decision.to_error()
 
-    return await _offload(gateway, generate, key, caller.id, timing, request_id)
+    answer = exactcache.decode_entry(admission.cached, now=gateway.clock()) if admission.cached else None
+    if answer is not None:
+        body = {
+            "status": "done",
+            "job_id": answer.job_id,
+            "result": answer.result,
+            "cache": {"status": "HIT", "age": answer.age},
+        }
+        headers = {**limit_headers, "X-Cache": "HIT", "Age": str(answer.age)}
+        return json_response(body, headers=headers, timing=timing, request_id=request_id)
+
+    try:
+        return await _offload(gateway, generate, key, caller, admission, job_id, timing, request_id)
+    except LLMEdgeError as error:
+        error.headers = {**limit_headers, **error.headers}
+        raise
+
+
+def _estimate(generate: GenerateRequest) -> int:
+    prompt_text = generate.prompt or json.dumps(generate.chat_messages(), ensure_ascii=False)
+    return estimate_tokens(prompt_text, generate.params.max_tokens or generate.params.max_completion_tokens)
 
 
 def _x_cache(mode: str) -> str:
@@ -63,52 +85,73 @@ async def _offload(
     gateway: Gateway,
     generate: GenerateRequest,
     key: RequestKey,
-    caller_id: str,
+    caller: Caller,
+    admission: Admission,
+    job_id: str,
     timing: ServerTiming,
     request_id: str,
 ) -> Response:
     settings = gateway.settings
     mode = generate.cache.mode
-    ttl = min(generate.cache.ttl or settings.cache_ttl, settings.max_cache_ttl)
+    reservation = admission.reservation
     plan: dict[str, Any] = {
         "kind": generate.kind,
         "model": generate.model,
         "cache_key": key.cache_key if exactcache.writes_cache(mode) else None,
-        "ttl": ttl,
+        "ttl": min(generate.cache.ttl or settings.cache_ttl, settings.max_cache_ttl),
+        "reservation": reservation.to_dict() if reservation else None,
     }
-    job_id = new_job_id()
     jobs = gateway.jobs
     with timing.phase("job"), store_errors():
         running_id, created = await jobs.create_or_join(
             job_id=job_id,
             lease_key=key.lease_key,
-            caller_id=caller_id,
+            caller_id=caller.id,
             plan=plan,
             lease_ttl=settings.lease_ttl,
             job_ttl=settings.job_ttl,
             now_ms=gateway.now_ms(),
             take_over=mode == "refresh",
         )
-    if created:
-        call = build_call(generate, settings.openai_base_url)
+    if not created:
+        # Joined an identical in-flight job: this request will not call the model, so give back its charge.
+        await _release(gateway, reservation)
+    else:
         try:
             with timing.phase("publish"):
                 message_id = await publish(
                     gateway.clients.qstash,
                     settings,
-                    call=call,
+                    call=build_call(generate, settings.openai_base_url),
                     job_id=job_id,
+                    # Unique per job: it only has to catch the SDK re-sending this very publish.
                     deduplication_id=f"{key.digest[:32]}-{job_id}",
                     model=generate.model,
-                    lane="default",
+                    tier=caller.tier,
+                    delay_seconds=generate.debounce.window if generate.debounce else None,
                 )
         except OffloadUnavailable:
-            await jobs.discard(job_id, key.lease_key)
+            with store_errors():
+                await jobs.discard(job_id, key.lease_key)
+            await _release(gateway, reservation)
             raise
         log.info("job queued", extra={"job_id": job_id, "message_id": message_id, "request_id": request_id})
+        if generate.debounce:
+            await supersede(gateway, caller.id, generate.debounce, job_id, message_id)
     return pending_response(
-        settings.public_url, running_id, x_cache=_x_cache(mode), timing=timing, request_id=request_id
+        settings.public_url,
+        running_id,
+        x_cache=_x_cache(mode),
+        timing=timing,
+        request_id=request_id,
+        headers=admission.decision.headers,
     )
+
+
+async def _release(gateway: Gateway, reservation: Reservation | None) -> None:
+    if reservation is not None:
+        with store_errors():
+            await gateway.limiter.settle(reservation, actual_tokens=0)
 
 
 def pending_response(
@@ -118,10 +161,9 @@ def pending_response(
     x_cache: str,
     timing: ServerTiming,
     request_id: str,
-    status: str = "pending",
-    attempts: int = 0,
+    headers: dict[str, str],
 ) -> Response:
     result_url = f"{public_url}/api/result?id={job_id}"
-    body = {"status": status, "job_id": job_id, "result_url": result_url, "attempts": attempts}
-    headers = {"Location": result_url, "Retry-After": "1", "X-Cache": x_cache}
-    return json_response(body, 202, headers=headers, timing=timing, request_id=request_id)
+    body = {"status": "pending", "job_id": job_id, "result_url": result_url}
+    all_headers = {**headers, "Location": result_url, "Retry-After": "1", "X-Cache": x_cache}
+    return json_response(body, 202, headers=all_headers, timing=timing, request_id=request_id)

@@ -28,7 +28,7 @@ async def handle_result(
         raise BadRequest("the `id` query parameter is required", field="id")
     if not _JOB_ID.match(job_id):
         raise NotFound("no such job", field="id")
-    caller = gateway.identify(request)
+    caller = await gateway.identify(request)
     with timing.phase("job"), store_errors():
         job = await gateway.jobs.get(job_id)
     if job is None:
