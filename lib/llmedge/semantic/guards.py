@@ -58,7 +58,9 @@ class NearMissGuard:
             return "missing_words"
         return None
 
-    def _unmatched(self, words: dict[str, str], others: dict[str, str], *, names: frozenset[str]) -> list[str]:
+    def _unmatched(
+        self, words: dict[str, str], others: dict[str, str], *, names: frozenset[str]
+    ) -> list[str]:
         return [
             word
             for word, raw in words.items()
@@ -96,7 +98,9 @@ def _structural_mismatch(stored: Prompt, query: Prompt) -> str | None:
         return "direction"
     for word, raw in query.words.items():
         if word not in stored.words and any(
-            are_opposites(raw, other_raw) for other, other_raw in stored.words.items() if other not in query.words
+            are_opposites(raw, other_raw)
+            for other, other_raw in stored.words.items()
+            if other not in query.words
         ):
             return "opposite"
     return None
@@ -113,7 +117,9 @@ def _unit_conflict(stored: Prompt, query: Prompt) -> bool:
     stored_units: dict[str, set[str]] = {}
     for value, unit in stored.number_units:
         stored_units.setdefault(value, set()).add(unit)
-    return any(value in stored_units and unit not in stored_units[value] for value, unit in query.number_units)
+    return any(
+        value in stored_units and unit not in stored_units[value] for value, unit in query.number_units
+    )
 
 
 def _reversed(stored: frozenset[tuple[str, str]], query: frozenset[tuple[str, str]]) -> bool:
@@ -121,7 +127,9 @@ def _reversed(stored: frozenset[tuple[str, str]], query: frozenset[tuple[str, st
         return lexical_match(a, a, b, b)
 
     return any(
-        same(a, query_b) and same(b, query_a) and not same(a, b) for a, b in stored for query_a, query_b in query
+        same(a, query_b) and same(b, query_a) and not same(a, b)
+        for a, b in stored
+        for query_a, query_b in query
     )
 
 

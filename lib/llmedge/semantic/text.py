@@ -42,7 +42,9 @@ _SYMBOLS = str.maketrans(
     }
 )
 _QUOTED = re.compile(r"""(?<![\w])'([^']+?)'(?![\w])|"([^"]+?)\"""")
-_TOKEN = re.compile(r"\d+(?:,\d{3})+(?:\.\d+)?|\d+/\d+|\d+(?:\.\d+)?[a-z]*|[a-z]+(?:'[a-z]+)?|[$€%^+\-*/=<>()]")
+_TOKEN = re.compile(
+    r"\d+(?:,\d{3})+(?:\.\d+)?|\d+/\d+|\d+(?:\.\d+)?[a-z]*|[a-z]+(?:'[a-z]+)?|[$€%^+\-*/=<>()]"
+)
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?|\d+/\d+")
 _GLUED = re.compile(r"(\d+(?:\.\d+)?)([a-z]+)")
 _ORDINAL_SUFFIXES = frozenset({"st", "nd", "rd", "th"})

@@ -80,5 +80,5 @@ def lexical_match(stem_a: str, raw_a: str, stem_b: str, raw_b: str) -> bool:
 
 @lru_cache(maxsize=16384)
 def misspelt_filler(word: str) -> bool:
-    """"diffrence", "evrey", "wich": a misspelt framing or function word is still not content."""
+    """ "diffrence", "evrey", "wich": a misspelt framing or function word is still not content."""
     return any(misspelling(word, filler) for filler in _FILLER_BY_INITIAL.get(word[:1], ()))

@@ -1,0 +1,188 @@
+"""The vector index in plain Redis (no modules), scored inside one Lua script.
+
+Key layout (`<base>` = `<prefix>:<embedder name>:<lsh tag>`, so vectors of two embedders or two hash
+families never meet; every per-entry key carries the scope, which makes scope a hard filter):
+
+    <base>:s:<scope>:e:<id>      hash   v vector · n its norm · t prompt · a payload · c created ms · ns · m
+    <base>:s:<scope>:all         set    ids in the scope (exact scan while the scope is small)
+    <base>:s:<scope>:b:<t>.<c>   set    ids whose vector hashes to code c in LSH table t
+    <base>:ns:<namespace>        set    entry ids, for purge by namespace
+    <base>:m:<model>             set    entry ids, for purge by model
+    <base>:ids                   set    every entry id, for purge of everything (no SCAN)
+
+Entries carry their TTL; index sets expire with their longest-lived member, and ids of expired entries
+are dropped from the sets a lookup reads. Lookup cost is bounded by `candidate_budget`, not by the
+number of entries: a scope above `scan_limit` entries is read through its LSH buckets only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+from upstash_redis.errors import UpstashError
+
+from llmedge.semantic.vectors import HyperplaneLSH, encode
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+    from upstash_redis.asyncio import Redis
+
+_SHORT_ID_HEX = 16  # remove.lua splits "<16 hex>.<scope>" by position
+_PURGE_BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    entry_id: str
+    similarity: float
+    text: str  # the stored prompt, for the near-miss guards
+    created_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    candidates: list[Candidate]  # above the threshold, best first
+    best_payload: str | None  # payload of candidates[0], fetched in the same round trip
+    scored: int  # how many stored vectors the script compared
+
+
+class _Script:
+    """A Lua script run by SHA, sent in full only when the server does not know it yet."""
+
+    def __init__(self, filename: str) -> None:
+        self.source = resources.files("llmedge.semantic").joinpath("lua", filename).read_text()
+        self.sha = hashlib.sha1(self.source.encode()).hexdigest()
+
+    async def __call__(self, redis: Redis, keys: list[str], args: list[Any]) -> Any:
+        try:
+            return await redis.evalsha(self.sha, keys, args)
+        except UpstashError as error:
+            if "NOSCRIPT" not in str(error):
+                raise
+            return await redis.eval(self.source, keys, args)
+
+
+_LOOKUP = _Script("lookup.lua")
+_STORE = _Script("store.lua")
+_REMOVE = _Script("remove.lua")
+
+
+def split_entry_id(entry_id: str) -> tuple[str, str]:
+    """(short id, scope) of an entry id; ValueError when it is not one."""
+    short, dot, scope = entry_id[:_SHORT_ID_HEX], entry_id[_SHORT_ID_HEX : _SHORT_ID_HEX + 1], entry_id[17:]
+    if dot != "." or not scope or any(char not in "0123456789abcdef" for char in short):
+        raise ValueError("not a semantic cache entry id")
+    return short, scope
+
+
+class SemanticIndex:
+    """Store, search and remove vectors with their prompt and payload, per scope, in Redis."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        embedder_name: str,
+        dimensions: int,
+        prefix: str = "llmedge:sem",
+        lsh: HyperplaneLSH | None = None,
+        scan_limit: int = 1000,
+        candidate_budget: int = 1000,
+        max_flips: int = 14,
+    ) -> None:
+        self.redis = redis
+        self.lsh = lsh or HyperplaneLSH(dimensions)
+        if self.lsh.dimensions != dimensions:
+            raise ValueError("the LSH family and the embedder disagree on dimensions")
+        self.base = f"{prefix}:{embedder_name}:{self.lsh.tag}:"
+        self.scan_limit = scan_limit
+        self.candidate_budget = candidate_budget
+        self.max_flips = max_flips
+
+    def _scope_prefix(self, scope: str) -> str:
+        return f"{self.base}s:{scope}:"
+
+    async def add(
+        self,
+        scope: str,
+        vector: npt.NDArray[np.float32],
+        text: str,
+        payload: str,
+        *,
+        ttl_ms: int,
+        namespace: str,
+        model: str,
+        created_ms: int,
+    ) -> str:
+        """Store one entry; returns its id (`<16 hex>.<scope>`)."""
+        short = secrets.token_hex(_SHORT_ID_HEX // 2)
+        entry_id = f"{short}.{scope}"
+        scope_prefix = self._scope_prefix(scope)
+        stored, norm = encode(vector)
+        keys = [
+            f"{scope_prefix}e:{short}",
+            f"{scope_prefix}all",
+            f"{self.base}ns:{namespace}",
+            f"{self.base}m:{model}",
+            f"{self.base}ids",
+        ]
+        args: list[Any] = [stored, norm, text, payload, created_ms, ttl_ms, namespace, model, short, entry_id]
+        await _STORE(self.redis, keys, [*args, f"{scope_prefix}b:", *self.lsh.buckets(vector)])
+        return entry_id
+
+    async def search(
+        self, scope: str, vector: npt.NDArray[np.float32], *, threshold: float, top_k: int = 3
+    ) -> SearchResult:
+        """The stored vectors of `scope` at or above `threshold`, best first: one round trip."""
+        stored, norm = encode(vector)
+        scope_prefix = self._scope_prefix(scope)
+        args: list[Any] = [
+            scope_prefix,
+            stored,
+            norm,
+            repr(float(threshold)),
+            top_k,
+            self.scan_limit,
+            self.candidate_budget,
+            *self.lsh.probes(vector, self.max_flips),
+        ]
+        reply = await _LOOKUP(self.redis, [f"{scope_prefix}all"], args)
+        scored, payload, rest = int(reply[0]), reply[1], reply[2:]
+        candidates = [
+            Candidate(f"{rest[i]}.{scope}", float(rest[i + 1]), rest[i + 2], int(rest[i + 3]))
+            for i in range(0, len(rest), 4)
+        ]
+        return SearchResult(candidates, payload, scored)
+
+    async def payload(self, entry_id: str) -> str | None:
+        """The payload of one entry (None once it has expired or been evicted)."""
+        short, scope = split_entry_id(entry_id)
+        value = await self.redis.hget(f"{self._scope_prefix(scope)}e:{short}", "a")
+        return None if value is None else str(value)
+
+    async def remove(self, entry_ids: list[str], *, listed_in: str = "") -> int:
+        """Delete entries and their index memberships; returns how many still existed."""
+        removed = 0
+        for start in range(0, len(entry_ids), _PURGE_BATCH):
+            batch = entry_ids[start : start + _PURGE_BATCH]
+            removed += int(await _REMOVE(self.redis, [], [self.base, listed_in, *batch]))
+        return removed
+
+    async def purge(self, namespace: str | None = None, model: str | None = None) -> int:
+        """Delete every entry of a namespace, of a model, of both, or (neither given) all of them."""
+        namespace_key, model_key = f"{self.base}ns:{namespace}", f"{self.base}m:{model}"
+        if namespace is not None and model is not None:
+            ids = sorted(await self.redis.sinter(namespace_key, model_key))
+            removed = await self.remove(ids, listed_in=namespace_key)
+            if ids:  # expired entries no longer name their model: drop them from its set too
+                await self.redis.srem(model_key, *ids)
+            return removed
+        listed_in = (
+            namespace_key if namespace is not None else model_key if model is not None else f"{self.base}ids"
+        )
+        return await self.remove(sorted(await self.redis.smembers(listed_in)), listed_in=listed_in)

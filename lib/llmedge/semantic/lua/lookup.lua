@@ -1,0 +1,70 @@
+-- Semantic lookup in one round trip: gather candidates, score them, return the best few.
+-- KEYS[1]  the scope's set of entry ids
+-- ARGV[1]  key prefix of the scope ("<base>:s:<scope>:"); entries are <prefix>e:<id>, buckets <prefix>b:<name>
+-- ARGV[2]  query vector, one printable character per dimension (see vectors.py)
+-- ARGV[3]  integer norm of the quantised query
+-- ARGV[4]  similarity threshold
+-- ARGV[5]  how many candidates to return (best first)
+-- ARGV[6]  scopes up to this size are scanned whole (exact); larger ones through their LSH buckets
+-- ARGV[7]  candidate budget: stop reading buckets once this many distinct ids are gathered
+-- ARGV[8…] bucket names to probe, most promising first
+-- Reply: {candidates scored, payload of the best or false, id, score, text, created_ms, id, score, …}
+local prefix = ARGV[1]
+local query = {string.byte(ARGV[2], 1, -1)}
+local dims = #query
+for i = 1, dims do query[i] = query[i] - 79 end
+local query_norm = tonumber(ARGV[3])
+local threshold = tonumber(ARGV[4])
+local wanted = tonumber(ARGV[5])
+local budget = tonumber(ARGV[7])
+
+local ids, source = {}, {}
+local function gather(members, from)
+  for _, id in ipairs(members) do
+    if source[id] == nil then
+      source[id] = from
+      ids[#ids + 1] = id
+    end
+  end
+end
+if redis.call('SCARD', KEYS[1]) <= tonumber(ARGV[6]) then
+  gather(redis.call('SMEMBERS', KEYS[1]), false)
+else
+  for i = 8, #ARGV do
+    if #ids >= budget then break end
+    local bucket = prefix .. 'b:' .. ARGV[i]
+    gather(redis.call('SMEMBERS', bucket), bucket)
+  end
+end
+
+local best = {}  -- up to `wanted` of {score, id, text, created}, best first
+for _, id in ipairs(ids) do
+  local entry = redis.call('HMGET', prefix .. 'e:' .. id, 'v', 'n', 't', 'c')
+  local stored = entry[1]
+  if not stored then
+    -- Expired or evicted: forget it where we found it (other buckets forget it when they are read).
+    redis.call('SREM', KEYS[1], id)
+    if source[id] then redis.call('SREM', source[id], id) end
+  elseif #stored == dims then
+    local values = {string.byte(stored, 1, -1)}
+    local dot = 0
+    for i = 1, dims do dot = dot + query[i] * (values[i] - 79) end
+    local score = dot / (query_norm * tonumber(entry[2]))
+    if score >= threshold and (#best < wanted or score > best[#best][1]) then
+      local at = #best + 1
+      while at > 1 and best[at - 1][1] < score do at = at - 1 end
+      table.insert(best, at, {score, id, entry[3], entry[4]})
+      if #best > wanted then best[#best] = nil end
+    end
+  end
+end
+
+local reply = {#ids, false}
+if #best > 0 then reply[2] = redis.call('HGET', prefix .. 'e:' .. best[1][2], 'a') end
+for _, hit in ipairs(best) do
+  reply[#reply + 1] = hit[2]
+  reply[#reply + 1] = string.format('%.6f', hit[1])
+  reply[#reply + 1] = hit[3]
+  reply[#reply + 1] = hit[4]
+end
+return reply
