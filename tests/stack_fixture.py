@@ -47,10 +47,18 @@ class RunningStack:
         return self.log_path.read_text(errors="replace")
 
 
+# Every test shares the stack and calls from 127.0.0.1, i.e. as one anonymous caller: its limits must not
+# be what a test trips by accident. Tests of the limits use API keys of their own tiers.
+TEST_LIMITS = {
+    "LLMEDGE_TIERS": '{"anonymous": {"requests": "100000/1m", "tokens": "100000000/1d", "in_flight": 1000}}',
+    "LLMEDGE_GLOBAL_LIMIT": "100000/1m",
+}
+
+
 def child_environment() -> dict[str, str]:
     """The environment for an `llmedge` subprocess: the basics of this one, no credentials."""
     inherited = {name: os.environ[name] for name in _INHERITED if name in os.environ}
-    return {**inherited, "PYTHONUNBUFFERED": "1"}
+    return {**inherited, "PYTHONUNBUFFERED": "1", **TEST_LIMITS}
 
 
 def free_port() -> int:

@@ -8,7 +8,7 @@
 | `LLMEDGE_TRUST_PROXY_HEADERS` | 0 | how many proxies of yours append to X-Forwarded-For (true = 1) |
 | `LLMEDGE_GLOBAL_LIMIT` | 1000/1m | "N/<duration>" over all callers' misses (upstream protection); "off" disables |
 | `LLMEDGE_LIMITS_FAIL_POLICY` | see `policy.py` | JSON limit → "open" / "closed" |
-| `LLMEDGE_LIMITS_TIMEOUT_MS` | 150 | budget for the admission round trip before the fail policy applies |
+| `LLMEDGE_LIMITS_TIMEOUT_MS` | 1000 | budget for the admission round trip before the fail policy applies |
 | `LLMEDGE_API_KEY_CACHE_TTL` | 30 | seconds a warm instance trusts a key lookup (also the revocation delay) |
 | `LLMEDGE_IN_FLIGHT_TTL` | 900 | seconds a job holds an in-flight slot if it is never settled (crash) |
 | `VERCEL` | unset | set by Vercel itself ("1"); only then are the `x-vercel-*` / `x-real-ip` headers trusted |
@@ -49,7 +49,7 @@ class LimitsConfig:
     on_vercel: bool = False
     global_limit: Rate | None = DEFAULT_GLOBAL_LIMIT
     fail_policy: FailPolicy = field(default_factory=FailPolicy)
-    timeout_s: float = 0.150
+    timeout_s: float = 1.0
     key_cache_ttl_s: float = 30.0
     in_flight_ttl_ms: int = 900_000
     prefix: str = "llmedge"
@@ -66,7 +66,7 @@ class LimitsConfig:
             on_vercel=bool(environ.get("VERCEL")),
             global_limit=_global_limit(environ.get("LLMEDGE_GLOBAL_LIMIT", "")),
             fail_policy=parse_fail_policy(environ.get("LLMEDGE_LIMITS_FAIL_POLICY")),
-            timeout_s=_positive_int(environ, "LLMEDGE_LIMITS_TIMEOUT_MS", 150) / 1000,
+            timeout_s=_positive_int(environ, "LLMEDGE_LIMITS_TIMEOUT_MS", 1000) / 1000,
             key_cache_ttl_s=float(_positive_int(environ, "LLMEDGE_API_KEY_CACHE_TTL", 30, minimum=0)),
             in_flight_ttl_ms=_positive_int(environ, "LLMEDGE_IN_FLIGHT_TTL", 900) * 1000,
         )
