@@ -68,7 +68,7 @@ def test_environ_defaults() -> None:
         requests="open", global_="open", tokens="closed", in_flight="open"
     )
     assert (config.trusted_proxy_hops, config.on_vercel, config.require_api_key) == (0, False, False)
-    assert config.timeout_s == pytest.approx(0.150)
+    assert config.timeout_s == pytest.approx(1.0)
 
 
 def test_environ_values() -> None:
