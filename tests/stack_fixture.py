@@ -13,6 +13,7 @@ ask for faults with `[sim:…]` directives (see `llmedge.devstack.simulator_faul
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import signal
@@ -50,15 +51,36 @@ class RunningStack:
 # Every test shares the stack and calls from 127.0.0.1, i.e. as one anonymous caller: its limits must not
 # be what a test trips by accident. Tests of the limits use API keys of their own tiers.
 TEST_LIMITS = {
-    "LLMEDGE_TIERS": '{"anonymous": {"requests": "100000/1m", "tokens": "100000000/1d", "in_flight": 1000}}',
+    "LLMEDGE_TIERS": json.dumps(
+        {
+            "anonymous": {"requests": "100000/1m", "tokens": "100000000/1d", "in_flight": 1000},
+            "tiny": {"requests": "2/1m"},
+        }
+    ),
     "LLMEDGE_GLOBAL_LIMIT": "100000/1m",
+}
+# API keys of the tiny tier (two requests a minute), one tenant per test that wants to be refused.
+TINY_TIER_KEYS = {
+    "browser": "llmedge-test-tiny-browser-key",
+    "cli": "llmedge-test-tiny-cli-key",
+}
+# The admin key for GET /api/stats, and a price table for a model only the stats tests use.
+TEST_ADMIN_KEY = "llmedge-test-admin-key-0123456789"
+STATS_TEST_MODEL = "stats-test-model"
+TEST_PRICES = {STATS_TEST_MODEL: {"input": 0.15, "output": 0.6}}
+TEST_SETTINGS = {
+    "LLMEDGE_API_KEYS": json.dumps(
+        {secret: {"tenant": f"tiny-{name}", "tier": "tiny"} for name, secret in TINY_TIER_KEYS.items()}
+    ),
+    "LLMEDGE_ADMIN_KEY": TEST_ADMIN_KEY,
+    "LLMEDGE_PRICES": json.dumps(TEST_PRICES),
 }
 
 
 def child_environment() -> dict[str, str]:
     """The environment for an `llmedge` subprocess: the basics of this one, no credentials."""
     inherited = {name: os.environ[name] for name in _INHERITED if name in os.environ}
-    return {**inherited, "PYTHONUNBUFFERED": "1", **TEST_LIMITS}
+    return {**inherited, "PYTHONUNBUFFERED": "1", **TEST_LIMITS, **TEST_SETTINGS}
 
 
 def free_port() -> int:
