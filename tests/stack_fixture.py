@@ -21,7 +21,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,8 +89,12 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_stack(data_dir: Path, *, args: Sequence[str] = ()) -> RunningStack:
-    """Run `llmedge dev` on a free port and wait until it serves; fail with its output if it does not."""
+def start_stack(
+    data_dir: Path, *, args: Sequence[str] = (), environ: Mapping[str, str] | None = None
+) -> RunningStack:
+    """Run `llmedge dev` on a free port and wait until it serves; fail with its output if it does not.
+
+    `environ` adds variables (REDIS_URL, LLMEDGE_*…) to the otherwise credential-free environment."""
     port = free_port()
     log_path = data_dir / "llmedge-dev.log"
     command = [
@@ -108,7 +112,7 @@ def start_stack(data_dir: Path, *, args: Sequence[str] = ()) -> RunningStack:
         process = subprocess.Popen(
             command,
             cwd=data_dir,
-            env=child_environment(),
+            env={**child_environment(), **(environ or {})},
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -8,9 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
+import redis
 
 from llmedge.cli import main
+from llmedge.devstack.redis_server import RedisServer
 from tests.stack_fixture import child_environment, exported_variables, free_port, start_stack, stop_stack
 from tests.waiting import wait_for_sync
 
@@ -146,3 +149,27 @@ def test_signal_stops_everything_it_started(tmp_path: Path, sig: signal.Signals,
     with socket.socket() as probe:  # the port is free again
         probe.bind(("127.0.0.1", int(stack.base_url.rsplit(":", 1)[1])))
     assert "Application shutdown complete" in stack.log()
+
+
+def test_redis_url_and_dials_from_the_command_line(tmp_path: Path) -> None:
+    with RedisServer(data_dir=tmp_path / "external") as external:
+        stack = start_stack(
+            tmp_path,
+            args=["--upstream-latency", "0.5"],
+            environ={"REDIS_URL": external.url, "LLMEDGE_DEV_TIME_SCALE": "0.25"},
+        )
+        try:
+            assert redis_children(stack.process.pid) == []  # it uses the given Redis, starts none
+            token = {"Authorization": f"Bearer {stack.env['UPSTASH_REDIS_REST_TOKEN']}"}
+            written = httpx.post(
+                stack.env["UPSTASH_REDIS_REST_URL"], json=["SET", "via-bridge", "1"], headers=token
+            )
+            assert written.json() == {"result": "OK"}
+            with redis.Redis.from_url(external.url) as direct:
+                assert direct.get("via-bridge") == b"1"
+            assert httpx.get(f"{stack.base_url}/openai/_sim/config").json()["latency"] == 0.5
+            assert "(time scale 0.25)" in stack.log()
+        finally:
+            assert stop_stack(stack) == 128 + 15, stack.log()
+        with redis.Redis.from_url(external.url) as direct:  # stopping the stack left the given Redis alone
+            assert direct.ping()
