@@ -117,6 +117,12 @@ def test_port_in_use_is_a_one_line_error_and_starts_nothing(tmp_path: Path) -> N
     assert not (tmp_path / "redis").exists()
 
 
+def test_the_fixture_fails_loudly_with_the_output_of_a_stack_that_did_not_start(tmp_path: Path) -> None:
+    with pytest.raises(pytest.fail.Exception, match="did not start") as failure:
+        start_stack(tmp_path, environ={"LLMEDGE_DEV_TIME_SCALE": "-1"})
+    assert "llmedge dev: the time scale must be a positive number (got '-1'" in str(failure.value)
+
+
 def redis_children(pid: int) -> list[int]:
     """Pids of the redis-server processes whose parent is `pid` (read from /proc)."""
     found = []

@@ -134,15 +134,16 @@ class LocalStack:
 
         @contextlib.asynccontextmanager
         async def lifespan(app: Starlette) -> AsyncIterator[None]:
-            await broker.start()
-            try:
+            # Closed in reverse order, each one even if another fails: broker first (its deliveries use
+            # the others), then the bridge's Redis connections, then the gateway's HTTP clients.
+            async with contextlib.AsyncExitStack() as parts:
+                parts.push_async_callback(gateway.state.gateway.clients.aclose)
+                parts.push_async_callback(bridge.aclose)
+                await broker.start()
+                parts.push_async_callback(broker.stop)
                 if on_ready is not None:
                     on_ready()
                 yield
-            finally:
-                await broker.stop()
-                await bridge.aclose()
-                await gateway.state.gateway.clients.aclose()
 
         routes: list[BaseRoute] = [
             *bridge.routes("/redis"),  # also answers the bare "/redis", where the SDK posts commands
