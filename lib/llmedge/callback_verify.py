@@ -8,9 +8,12 @@ body or another time window fails. Receiver leaks a few non-SignatureError excep
 
 from __future__ import annotations
 
-from qstash import Receiver
+from typing import TYPE_CHECKING
 
 from llmedge.errors import InvalidSignature
+
+if TYPE_CHECKING:
+    from qstash import Receiver
 
 
 def verify_qstash_request(receiver: Receiver, *, signature: str | None, body: bytes, url: str) -> None:

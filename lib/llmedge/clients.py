@@ -3,48 +3,59 @@
 Both Upstash SDKs build their own httpx clients with generous timeouts (upstash-redis: none at all, plus a
 3 s sleep before its one retry; qstash: 600 s and five retries spread over ~12 s). A serverless function
 with a 10 s limit cannot afford either, so the timeouts and retry counts are set here, in one place.
+
+The QStash SDK (and PyJWT under it) is imported on first use: a cache hit never needs it, and importing it
+costs ~50 ms of every cold start here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 import httpx
-from qstash import AsyncQStash, Receiver
 from upstash_redis.asyncio import Redis
 
 from llmedge.settings import Settings
 
+if TYPE_CHECKING:
+    from qstash import AsyncQStash, Receiver
+
 # A publish that QStash did not answer within this is reported as 503 rather than waited for.
 _QSTASH_TIMEOUT = httpx.Timeout(5.0, connect=2.0)
 # One quick retry covers a dropped keep-alive connection; more would eat the function's time limit.
-_QSTASH_RETRY = {"retries": 1, "backoff": lambda attempt: 100.0}
+_QSTASH_RETRY: dict[str, Any] = {"retries": 1, "backoff": lambda attempt: 100.0}
 
 
-@dataclass
 class Clients:
-    redis: Redis
-    qstash: AsyncQStash
-    receiver: Receiver
+    def __init__(self, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self._settings = settings
+        self._transport = transport
+        self.redis = Redis(settings.redis_url, settings.redis_token, rest_retries=0, allow_telemetry=False)
+        # upstash-redis offers no timeout option; its http client is the only place to set one.
+        self.redis._http._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(settings.redis_timeout), transport=transport
+        )
+
+    @cached_property
+    def qstash(self) -> AsyncQStash:
+        from qstash import AsyncQStash
+
+        client = AsyncQStash(
+            self._settings.qstash_token,
+            retry=_QSTASH_RETRY,  # type: ignore[arg-type]
+            base_url=self._settings.qstash_url,
+        )
+        client.http._client = httpx.AsyncClient(timeout=_QSTASH_TIMEOUT, transport=self._transport)
+        return client
+
+    @cached_property
+    def receiver(self) -> Receiver:
+        from qstash import Receiver
+
+        return Receiver(self._settings.qstash_current_signing_key, self._settings.qstash_next_signing_key)
 
     async def aclose(self) -> None:
         await self.redis._http.close()
-        await self.qstash.http._client.aclose()
-
-
-def build_clients(settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> Clients:
-    """Clients configured for a function's time budget; `transport` lets tests route them in-process."""
-    redis = Redis(
-        settings.redis_url,
-        settings.redis_token,
-        rest_retries=0,
-        allow_telemetry=False,
-    )
-    # upstash-redis offers no timeout option; its http client is the only place to set one.
-    redis._http._client = httpx.AsyncClient(
-        timeout=httpx.Timeout(settings.redis_timeout), transport=transport
-    )
-    qstash = AsyncQStash(settings.qstash_token, retry=_QSTASH_RETRY, base_url=settings.qstash_url)  # type: ignore[arg-type]
-    qstash.http._client = httpx.AsyncClient(timeout=_QSTASH_TIMEOUT, transport=transport)
-    receiver = Receiver(settings.qstash_current_signing_key, settings.qstash_next_signing_key)
-    return Clients(redis=redis, qstash=qstash, receiver=receiver)
+        if "qstash" in self.__dict__:
+            await self.qstash.http._client.aclose()

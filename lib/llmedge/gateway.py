@@ -11,7 +11,7 @@ import httpx
 from starlette.requests import Request
 from upstash_redis.errors import UpstashError
 
-from llmedge.clients import Clients, build_clients
+from llmedge.clients import Clients
 from llmedge.errors import StoreUnavailable
 from llmedge.jobs import JobStore
 from llmedge.limits import Caller, CallerResolver, Limiter, LimitsConfig
@@ -44,7 +44,7 @@ class Gateway:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> Gateway:
-        return cls(settings=settings, limits=limits, clients=build_clients(settings, transport=transport))
+        return cls(settings=settings, limits=limits, clients=Clients(settings, transport=transport))
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Gateway:

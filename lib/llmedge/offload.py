@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import TYPE_CHECKING, Any
 
 import httpx
-from qstash import AsyncQStash
-from qstash.errors import QStashError
-from qstash.message import FlowControl
 
 from llmedge.errors import OffloadUnavailable
 from llmedge.settings import Settings
 from llmedge.upstream import UpstreamCall
+
+if TYPE_CHECKING:
+    from qstash import AsyncQStash
 
 log = logging.getLogger("llmedge.offload")
 
@@ -29,14 +30,18 @@ def callback_urls(settings: Settings, job_id: str) -> tuple[str, str]:
     return base, f"{base}&event=failure"
 
 
-def flow_control_for(settings: Settings, model: str, tier: str) -> FlowControl | None:
+def flow_control_for(settings: Settings, model: str, tier: str) -> dict[str, Any] | None:
     """Per model, from LLMEDGE_FLOW_CONTROL, in lanes: anonymous and free callers share one lane, every
     other (paying) tier has its own, so paying traffic never queues behind a free-tier burst."""
     config = settings.flow_control.get(model) or settings.flow_control.get("*")
     if config is None:
         return None
     lane = "shared" if tier in _SHARED_LANE_TIERS else tier
-    flow = FlowControl(key=re.sub(r"[^A-Za-z0-9_.-]", "_", f"llmedge.{lane}.{model}"), period=config.period)
+    # The SDK's FlowControl is a TypedDict: a plain dict is the same thing at run time.
+    flow: dict[str, Any] = {
+        "key": re.sub(r"[^A-Za-z0-9_.-]", "_", f"llmedge.{lane}.{model}"),
+        "period": config.period,
+    }
     if config.parallelism:
         flow["parallelism"] = config.parallelism
     if config.rate:
@@ -56,6 +61,8 @@ async def publish(
     delay_seconds: int | None = None,
 ) -> str:
     """Publish the call; returns QStash's message id or raises `OffloadUnavailable`."""
+    from qstash.errors import QStashError
+
     callback, failure_callback = callback_urls(settings, job_id)
     headers = {"Authorization": f"Bearer {settings.openai_api_key}"} if settings.openai_api_key else None
     try:
@@ -68,7 +75,7 @@ async def publish(
             retries=settings.qstash_retries,
             timeout=settings.upstream_timeout,
             deduplication_id=deduplication_id,
-            flow_control=flow_control_for(settings, model, tier),
+            flow_control=flow_control_for(settings, model, tier),  # type: ignore[arg-type]
             delay=delay_seconds,
         )
     except (QStashError, httpx.HTTPError) as error:
@@ -79,6 +86,8 @@ async def publish(
 
 async def cancel(qstash: AsyncQStash, message_id: str) -> bool:
     """Best-effort cancel (debounce, permanent upstream errors); False if QStash would not."""
+    from qstash.errors import QStashError
+
     try:
         await qstash.message.cancel(message_id)
     except (QStashError, httpx.HTTPError) as error:

@@ -6,6 +6,7 @@ with a message naming the variable, not on its first request.
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
@@ -18,15 +19,12 @@ from starlette.staticfiles import StaticFiles
 
 from llmedge.errors import LLMEdgeError, MethodNotAllowed
 from llmedge.gateway import Gateway
-from llmedge.http.callback import handle_callback
-from llmedge.http.generate import handle_generate
 from llmedge.http.responses import (
     ServerTiming,
     error_response,
     request_id_for,
     unexpected_error_response,
 )
-from llmedge.http.result import handle_result
 from llmedge.limits import LimitsConfig
 from llmedge.settings import Settings
 
@@ -53,19 +51,24 @@ def _endpoint(gateway: Gateway, handler: Handler, method: str) -> Callable[[Requ
     return endpoint
 
 
-FUNCTIONS: dict[str, tuple[Handler, str]] = {
-    "generate": (handle_generate, "POST"),
-    "callback": (handle_callback, "POST"),
-    "result": (handle_result, "GET"),
+# name → (module, handler, method). Modules are imported only for the functions an app serves, so a
+# deployed /api/result does not pay at cold start for what only /api/generate needs.
+FUNCTIONS: dict[str, tuple[str, str, str]] = {
+    "generate": ("llmedge.http.generate", "handle_generate", "POST"),
+    "callback": ("llmedge.http.callback", "handle_callback", "POST"),
+    "result": ("llmedge.http.result", "handle_result", "GET"),
 }
 _ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
 
 
 def api_routes(gateway: Gateway, names: list[str]) -> list[BaseRoute]:
     # Every method is routed so that a wrong one gets our JSON 405, not Starlette's plain-text one.
-    return [
-        Route(f"/api/{name}", _endpoint(gateway, *FUNCTIONS[name]), methods=_ALL_METHODS) for name in names
-    ]
+    routes: list[BaseRoute] = []
+    for name in names:
+        module, handler, method = FUNCTIONS[name]
+        function = getattr(importlib.import_module(module), handler)
+        routes.append(Route(f"/api/{name}", _endpoint(gateway, function, method), methods=_ALL_METHODS))
+    return routes
 
 
 def create_app(
