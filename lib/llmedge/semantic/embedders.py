@@ -82,8 +82,11 @@ class WordLlamaEmbedder:
         return _normalised(_wordllama(self._dim).embed(list(texts), norm=True))
 
     def word_similarity(self, first: str, second: str) -> float:
-        """Cosine of two single words' vectors: what the near-miss guards use to accept synonyms."""
-        return float(_word_vector(self._dim, first) @ _word_vector(self._dim, second))
+        """Cosine of two single words' vectors: what the near-miss guards use to accept synonyms.
+
+        Always from the full 256-wide model, whatever `dim`: truncated to 64 coordinates single words
+        blur together ("freezer" and "fridge" look like synonyms)."""
+        return float(_word_vector(first) @ _word_vector(second))
 
 
 @lru_cache(maxsize=3)
@@ -112,8 +115,8 @@ def _wordllama(dim: int) -> Any:
 
 
 @lru_cache(maxsize=16384)
-def _word_vector(dim: int, word: str) -> Vectors:
-    return _normalised(_wordllama(dim).embed([word], norm=False))[0]
+def _word_vector(word: str) -> Vectors:
+    return _normalised(_wordllama(WordLlamaEmbedder.WIDEST).embed([word], norm=False))[0]
 
 
 class OpenAIEmbedder:

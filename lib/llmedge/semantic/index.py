@@ -119,7 +119,53 @@ class SemanticIndex:
         model: str,
         created_ms: int,
     ) -> str:
-        """Store one entry; returns its id (`<16 hex>.<scope>`)."""
+        """Store one entry; returns its id (`<16 hex>.<scope>`). One round trip."""
+        entry_id, keys, args = self._store_command(
+            scope, vector, text, payload, ttl_ms, namespace, model, created_ms
+        )
+        await _STORE(self.redis, keys, args)
+        return entry_id
+
+    async def add_many(
+        self,
+        scope: str,
+        vectors: npt.NDArray[np.float32],
+        texts: list[str],
+        payloads: list[str],
+        *,
+        ttl_ms: int,
+        namespace: str,
+        model: str,
+        created_ms: int,
+        batch: int = 1000,
+    ) -> list[str]:
+        """Store many entries of one scope, `batch` store scripts per pipelined request."""
+        await self.redis.script_load(_STORE.source)  # EVALSHA inside a pipeline cannot fall back to EVAL
+        entry_ids: list[str] = []
+        for start in range(0, len(texts), batch):
+            pipeline = self.redis.pipeline()
+            for index in range(start, min(start + batch, len(texts))):
+                entry_id, keys, args = self._store_command(
+                    scope, vectors[index], texts[index], payloads[index], ttl_ms, namespace, model, created_ms
+                )
+                pipeline.evalsha(_STORE.sha, keys, args)
+                entry_ids.append(entry_id)
+            for reply in await pipeline.exec():
+                if reply != 1:
+                    raise RuntimeError(f"store script failed in a pipeline: {reply!r}")
+        return entry_ids
+
+    def _store_command(
+        self,
+        scope: str,
+        vector: npt.NDArray[np.float32],
+        text: str,
+        payload: str,
+        ttl_ms: int,
+        namespace: str,
+        model: str,
+        created_ms: int,
+    ) -> tuple[str, list[str], list[Any]]:
         short = secrets.token_hex(_SHORT_ID_HEX // 2)
         entry_id = f"{short}.{scope}"
         scope_prefix = self._scope_prefix(scope)
@@ -132,8 +178,7 @@ class SemanticIndex:
             f"{self.base}ids",
         ]
         args: list[Any] = [stored, norm, text, payload, created_ms, ttl_ms, namespace, model, short, entry_id]
-        await _STORE(self.redis, keys, [*args, f"{scope_prefix}b:", *self.lsh.buckets(vector)])
-        return entry_id
+        return entry_id, keys, [*args, f"{scope_prefix}b:", *self.lsh.buckets(vector)]
 
     async def search(
         self, scope: str, vector: npt.NDArray[np.float32], *, threshold: float, top_k: int = 3

@@ -41,6 +41,8 @@ _SYMBOLS = str.maketrans(
         "¡": " ",
     }
 )
+_COUNTRIES = {"US": "USA", "USA": "USA", "UK": "UK"}
+_COUNTRY_ACRONYMS = re.compile(r"\b(?:U\.S\.A\.|U\.S\.|USA|US|UK)(?![\w.])")
 _QUOTED = re.compile(r"""(?<![\w])'([^']+?)'(?![\w])|"([^"]+?)\"""")
 _TOKEN = re.compile(
     r"\d+(?:,\d{3})+(?:\.\d+)?|\d+/\d+|\d+(?:\.\d+)?[a-z]*|[a-z]+(?:'[a-z]+)?|[$€%^+\-*/=<>()]"
@@ -78,7 +80,9 @@ class Prompt:
 
 
 def clean(text: str) -> str:
-    return unicodedata.normalize("NFKC", text.translate(_SYMBOLS))
+    text = unicodedata.normalize("NFKC", text.translate(_SYMBOLS))
+    # Country acronyms before lowercasing, where "US" is still not the pronoun "us".
+    return _COUNTRY_ACRONYMS.sub(lambda match: _COUNTRIES[match.group(0).replace(".", "")], text)
 
 
 def canonical_phrases(lowered: str) -> str:
@@ -195,6 +199,16 @@ def _directed_pairs(tokens: list[str]) -> frozenset[tuple[str, str]]:
     return frozenset(pairs)
 
 
+def _meaningful(words: list[str]) -> list[str]:
+    """Content words; a unit right after a number is left to `number_units` ("50k dollars" = "$50,000")."""
+    kept = []
+    for index, word in enumerate(words):
+        after_number = index > 0 and number_value(words[index - 1].rstrip("-")) is not None
+        if word.isalpha() and len(word) > 1 and not is_filler(word) and not (after_number and word in UNITS):
+            kept.append(word)
+    return kept
+
+
 @lru_cache(maxsize=4096)
 def analyse(text: str) -> Prompt:
     """Everything the guards compare, from one prompt."""
@@ -207,7 +221,7 @@ def analyse(text: str) -> Prompt:
     tokens = _tokens(lowered)
     words = [token.replace("'", "") for token in tokens]
     return Prompt(
-        words={stem(w): w for w in words if w.isalpha() and len(w) > 1 and not is_filler(w)},
+        words={stem(w): w for w in _meaningful(words)},
         names=_names(cleaned),
         numbers=Counter(v for v in map(number_value, words) if v is not None),
         number_units=_number_units(words),
