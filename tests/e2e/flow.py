@@ -25,14 +25,14 @@ async def submit(client: httpx.AsyncClient, body: dict[str, Any], **kwargs: Any)
     return await client.post("/api/generate", json=body, **kwargs)
 
 
-async def poll(client: httpx.AsyncClient, job_id: str, timeout: float = 20.0, **kwargs: Any) -> httpx.Response:
+async def poll(client: httpx.AsyncClient, job_id: str, within: float = 20.0, **kwargs: Any) -> httpx.Response:
     """Poll /api/result until the job is done or failed; returns that final response."""
 
     async def probe() -> httpx.Response:
         return await client.get("/api/result", params={"id": job_id}, **kwargs)
 
     return await wait_for(
-        probe, until=lambda r: r.status_code == 200 and r.json()["status"] in FINAL, timeout=timeout
+        probe, until=lambda r: r.status_code == 200 and r.json()["status"] in FINAL, timeout=within
     )
 
 

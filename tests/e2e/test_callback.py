@@ -41,7 +41,9 @@ def callback_body(content: str, status: int = 200) -> bytes:
     completion = {
         "id": "chatcmpl-test",
         "object": "chat.completion",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+        ],
         "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
     }
     encoded = base64.b64encode(json.dumps(completion).encode()).decode()
@@ -56,11 +58,17 @@ async def pending_job(client: httpx.AsyncClient) -> str:
     return response.json()["job_id"]
 
 
-async def deliver(client: httpx.AsyncClient, url: str, body: bytes, signature: str, message_id: str) -> httpx.Response:
+async def deliver(
+    client: httpx.AsyncClient, url: str, body: bytes, signature: str, message_id: str
+) -> httpx.Response:
     return await client.post(
         url,
         content=body,
-        headers={"Upstash-Signature": signature, "Upstash-Message-Id": message_id, "content-type": "application/json"},
+        headers={
+            "Upstash-Signature": signature,
+            "Upstash-Message-Id": message_id,
+            "content-type": "application/json",
+        },
     )
 
 
@@ -95,7 +103,9 @@ async def test_duplicate_delivery_is_applied_once(client: httpx.AsyncClient, sta
     path = f"/api/callback?job={job_id}"
     body = callback_body("the signed answer")
     signature = sign(stack.env["QSTASH_CURRENT_SIGNING_KEY"], stack.base_url + path, body)
-    outcomes = [(await deliver(client, path, body, signature, "msg_dup_once")).json()["status"] for _ in range(3)]
+    outcomes = [
+        (await deliver(client, path, body, signature, "msg_dup_once")).json()["status"] for _ in range(3)
+    ]
     assert outcomes == ["applied", "duplicate", "duplicate"]
     final = (await poll(client, job_id)).json()
     assert final["result"]["choices"][0]["message"]["content"] == "the signed answer"

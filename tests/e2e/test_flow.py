@@ -43,7 +43,9 @@ async def test_submit_poll_done_then_cache_hit(client: httpx.AsyncClient) -> Non
 async def test_identical_concurrent_requests_share_one_upstream_call(client: httpx.AsyncClient) -> None:
     prompt = unique("Explain single flight") + " [sim:latency=0.5]"
     responses = await asyncio.gather(*(submit(client, chat(prompt)) for _ in range(20)))
-    assert all(r.status_code in (200, 202) for r in responses), [(r.status_code, r.text) for r in responses if r.status_code not in (200, 202)]
+    assert all(r.status_code in (200, 202) for r in responses), [
+        (r.status_code, r.text) for r in responses if r.status_code not in (200, 202)
+    ]
     job_ids = {r.json()["job_id"] for r in responses}
     assert len(job_ids) == 1
     finals = await asyncio.gather(*(poll(client, job_id) for job_id in job_ids))
@@ -54,7 +56,7 @@ async def test_identical_concurrent_requests_share_one_upstream_call(client: htt
 async def test_upstream_500_twice_then_success_is_done(client: httpx.AsyncClient) -> None:
     prompt = unique("flaky upstream") + " [sim:fail=500x2]"
     job_id = (await submit(client, chat(prompt))).json()["job_id"]
-    final = await poll(client, job_id, timeout=30)
+    final = await poll(client, job_id, within=30)
     assert final.json()["status"] == "done"
     assert await simulator_calls(client, prompt) == 3
 
@@ -107,7 +109,9 @@ async def test_slow_upstream_never_holds_a_function(client: httpx.AsyncClient) -
         ({"model": "m", "prompt": "x", "surprise": 1}, 422, "surprise"),
     ],
 )
-async def test_invalid_bodies_name_the_field(client: httpx.AsyncClient, body: dict, status: int, field: str) -> None:
+async def test_invalid_bodies_name_the_field(
+    client: httpx.AsyncClient, body: dict, status: int, field: str
+) -> None:
     response = await submit(client, body)
     assert response.status_code == status, response.text
     error = response.json()["error"]
@@ -126,8 +130,12 @@ async def test_invalid_bodies_name_the_field(client: httpx.AsyncClient, body: di
         (b'{"model": "m", "prompt": "' + b"x" * (1024 * 1024 + 10) + b'"}', 413),
     ],
 )
-async def test_malformed_and_oversized_bodies(client: httpx.AsyncClient, content: bytes, expected: int) -> None:
-    response = await client.post("/api/generate", content=content, headers={"content-type": "application/json"})
+async def test_malformed_and_oversized_bodies(
+    client: httpx.AsyncClient, content: bytes, expected: int
+) -> None:
+    response = await client.post(
+        "/api/generate", content=content, headers={"content-type": "application/json"}
+    )
     assert response.status_code == expected
     assert response.json()["error"]["message"]
 
