@@ -119,7 +119,6 @@ class LocalStack:
         from llmedge.devstack.rest_bridge import UpstashBridge
         from llmedge.devstack.simulator import ModelSimulator
         from llmedge.http.app import create_app
-        from llmedge.settings import Settings
 
         env = self.environment()
         bridge = UpstashBridge(redis_url, token=env["UPSTASH_REDIS_REST_TOKEN"])
@@ -130,7 +129,7 @@ class LocalStack:
             next_signing_key=env["QSTASH_NEXT_SIGNING_KEY"],
             time_scale=self.time_scale,
         )
-        gateway = create_app(Settings.from_environ({**self.environ, **env}), serve_public=True)
+        gateway = create_app(environ={**self.environ, **env}, serve_public=True)
 
         @contextlib.asynccontextmanager
         async def lifespan(app: Starlette) -> AsyncIterator[None]:
