@@ -10,8 +10,9 @@ import os
 
 import pytest
 
-# The `stack` fixture: the whole `llmedge dev` stack in a subprocess, shared by the session.
-pytest_plugins = ["tests.stack_fixture"]
+# `stack`: the whole `llmedge dev` stack in a subprocess; `bridge_url` / `redis`: a Redis behind the
+# Upstash REST bridge in this process. Both shared by the session.
+pytest_plugins = ["tests.stack_fixture", "tests.upstash_fixture"]
 
 _CLEARED_PREFIXES = ("UPSTASH_", "QSTASH_", "OPENAI_", "LLMEDGE_", "VERCEL", "AWS_")
 

@@ -4,8 +4,9 @@ A job is a Redis hash `llmedge:job:<id>`. The model's answer is kept as the raw 
 never decoded and re-encoded inside Lua (cjson would turn `[]` into `{}` and round floats). Every write is
 one Lua script, so concurrent submitters and duplicate or out-of-order QStash callbacks cannot interleave:
 
-- `create_or_join`: identical requests in flight share one job. A lease key names the running job; it
-  expires, so a publisher that crashed between lease and publish blocks its key for `lease_ttl` at most.
+- `create_or_join`: identical requests in flight share one job. A lease key names the running job. A job
+  whose publisher crashed (or timed out) before QStash took it is never marked published; after a short
+  grace period a new identical request takes the key over instead of joining a job that will never run.
 - `transition`: applies a callback at most once per QStash message id; `done` and `failed` are final; a
   late "retrying" callback never overwrites a newer attempt. The exact-cache fill and the lease release
   happen in the same script as the transition to `done`, so they cannot be lost between two round trips.
@@ -22,6 +23,8 @@ from upstash_redis.asyncio import Redis
 
 JobStatus = Literal["pending", "retrying", "done", "failed"]
 TERMINAL: frozenset[str] = frozenset({"done", "failed"})
+# How long a created job may wait for its publish before identical requests stop joining it.
+PUBLISH_GRACE_SECONDS = 15
 
 _CREATE_OR_JOIN = """
 local lease, job = KEYS[1], KEYS[2]
@@ -30,8 +33,11 @@ if take_over == '0' then
   local running = redis.call('GET', lease)
   if running then
     local running_key = ARGV[6] .. running
-    local status = redis.call('HGET', running_key, 'status')
-    if status == 'pending' or status == 'retrying' then
+    local state = redis.call('HMGET', running_key, 'status', 'message_id', 'created_at')
+    local status, published = state[1], state[2]
+    -- A job never published within the grace period lost its publisher: take it over, don't join it.
+    local alive = published or (tonumber(ARGV[7]) - tonumber(state[3] or 0) < tonumber(ARGV[9]))
+    if (status == 'pending' or status == 'retrying') and alive then
       local callers = redis.call('HGET', running_key, 'callers')
       if not string.find('\\n' .. callers .. '\\n', '\\n' .. caller .. '\\n', 1, true) then
         redis.call('HSET', running_key, 'callers', callers .. '\\n' .. caller)
@@ -142,9 +148,14 @@ class JobStore:
                 self._prefix,
                 str(now_ms),
                 json.dumps(plan, separators=(",", ":")),
+                str(int(PUBLISH_GRACE_SECONDS * 1000)),
             ],
         )
         return str(running_id), outcome == "created"
+
+    async def mark_published(self, job_id: str, message_id: str) -> None:
+        """Record QStash's message id: from now on identical requests may join this job."""
+        await self._redis.hset(self.key(job_id), "message_id", message_id)
 
     async def discard(self, job_id: str, lease_key: str) -> None:
         """Undo a creation whose publish failed, so no job is left pending forever."""

@@ -64,6 +64,8 @@ class Settings(BaseModel):
     lease_ttl: int = Field(default=900, ge=5, validation_alias="LLMEDGE_LEASE_TTL")
     # Budget for one Redis round trip before the request degrades (X-Cache: BYPASS or 503).
     redis_timeout: float = Field(default=2.0, gt=0, validation_alias="LLMEDGE_REDIS_TIMEOUT")
+    # Redis unreachable: call the model directly for at most this long (0: answer 503 instead).
+    bypass_timeout: float = Field(default=8.0, ge=0, validation_alias="LLMEDGE_BYPASS_TIMEOUT")
     flow_control: dict[str, ModelFlowControl] = Field(
         default_factory=dict, validation_alias="LLMEDGE_FLOW_CONTROL"
     )

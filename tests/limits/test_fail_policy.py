@@ -15,8 +15,8 @@ from llmedge.devstack.rest_bridge import UpstashBridge
 from llmedge.limits.limiter import Limiter
 from llmedge.limits.policy import FailPolicy
 from llmedge.limits.tiers import Rate, Tier
-from tests.limits.conftest import TOKEN, upstash_client
 from tests.limits.factories import closed_port_url, config_with, new_caller
+from tests.upstash_fixture import TOKEN, upstash_client
 
 REQUESTS_ONLY = Tier("requests-only", requests=Rate(10, 60_000))
 WITH_BUDGET = Tier("with-budget", requests=Rate(10, 60_000), tokens=Rate(1_000, 86_400_000), in_flight=2)

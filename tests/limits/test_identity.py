@@ -11,8 +11,8 @@ from llmedge.errors import AuthenticationError, StoreUnavailable
 from llmedge.limits.apikeys import ApiKeyStore, hash_secret
 from llmedge.limits.config import LimitsConfig
 from llmedge.limits.identity import CallerResolver, client_ip
-from tests.limits.conftest import upstash_client
 from tests.limits.factories import closed_port_url
+from tests.upstash_fixture import upstash_client
 
 
 def test_spoofed_forwarded_for_is_ignored_by_default() -> None:

@@ -11,8 +11,8 @@ from llmedge.cli import main
 from llmedge.limits.apikeys import hash_secret
 from llmedge.limits.config import LimitsConfig
 from llmedge.limits.identity import CallerResolver
-from tests.limits.conftest import TOKEN, upstash_client
 from tests.limits.factories import closed_port_url
+from tests.upstash_fixture import TOKEN, upstash_client
 
 
 @pytest.fixture

@@ -19,8 +19,8 @@ from upstash_ratelimit.asyncio import Ratelimit
 
 from llmedge.limits.limiter import Limiter
 from llmedge.limits.tiers import Rate, Tier
-from tests.limits.conftest import upstash_client
 from tests.limits.factories import config_with, new_caller
+from tests.upstash_fixture import upstash_client
 
 WINDOW_MS = 60_000
 # The autouse environment-cleaning fixture is function-scoped; sharing it across examples is harmless.

@@ -9,8 +9,8 @@ from typing import Any
 from llmedge.limits.identity import Caller
 from llmedge.limits.limiter import Limiter
 from llmedge.limits.tiers import Rate, Tier
-from tests.limits.conftest import upstash_client
 from tests.limits.factories import config_with
+from tests.upstash_fixture import upstash_client
 
 
 def admit_burst(

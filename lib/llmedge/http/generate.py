@@ -16,8 +16,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from llmedge import exactcache
+from llmedge.bypass import bypass_job_id, call_directly
 from llmedge.debounce import supersede
-from llmedge.errors import LLMEdgeError, OffloadUnavailable
+from llmedge.errors import LLMEdgeError, OffloadUnavailable, StoreUnavailable
 from llmedge.gateway import Gateway, store_errors
 from llmedge.http.body import parse_json_object, read_body, validate
 from llmedge.http.responses import ServerTiming, json_response
@@ -66,10 +67,27 @@ async def handle_generate(
         return json_response(body, headers=headers, timing=timing, request_id=request_id)
 
     try:
+        if admission.decision.fail_policy_applied == "open":
+            # The limits could not reach Redis and admitted by policy: no job can be stored either.
+            return await _bypass(gateway, generate, limit_headers, timing, request_id)
         return await _offload(gateway, generate, key, caller, admission, job_id, timing, request_id)
     except LLMEdgeError as error:
         error.headers = {**limit_headers, **error.headers}
         raise
+
+
+async def _bypass(
+    gateway: Gateway,
+    generate: GenerateRequest,
+    headers: dict[str, str],
+    timing: ServerTiming,
+    request_id: str,
+) -> Response:
+    settings = gateway.settings
+    with timing.phase("bypass"):
+        result = await call_directly(settings, build_call(generate, settings.openai_base_url))
+    body = {"status": "done", "job_id": bypass_job_id(), "result": result}
+    return json_response(body, headers={**headers, "X-Cache": "BYPASS"}, timing=timing, request_id=request_id)
 
 
 def _estimate(generate: GenerateRequest) -> int:
@@ -102,17 +120,21 @@ async def _offload(
         "reservation": reservation.to_dict() if reservation else None,
     }
     jobs = gateway.jobs
-    with timing.phase("job"), store_errors():
-        running_id, created = await jobs.create_or_join(
-            job_id=job_id,
-            lease_key=key.lease_key,
-            caller_id=caller.id,
-            plan=plan,
-            lease_ttl=settings.lease_ttl,
-            job_ttl=settings.job_ttl,
-            now_ms=gateway.now_ms(),
-            take_over=mode == "refresh",
-        )
+    try:
+        with timing.phase("job"), store_errors():
+            running_id, created = await jobs.create_or_join(
+                job_id=job_id,
+                lease_key=key.lease_key,
+                caller_id=caller.id,
+                plan=plan,
+                lease_ttl=settings.lease_ttl,
+                job_ttl=settings.job_ttl,
+                now_ms=gateway.now_ms(),
+                take_over=mode == "refresh",
+            )
+    except StoreUnavailable:
+        # Nothing was stored and nothing published: answering directly cannot duplicate a call.
+        return await _bypass(gateway, generate, admission.decision.headers, timing, request_id)
     if not created:
         # Joined an identical in-flight job: this request will not call the model, so give back its charge.
         await _release(gateway, reservation)
@@ -135,6 +157,8 @@ async def _offload(
                 await jobs.discard(job_id, key.lease_key)
             await _release(gateway, reservation)
             raise
+        with store_errors():
+            await jobs.mark_published(job_id, message_id)
         log.info("job queued", extra={"job_id": job_id, "message_id": message_id, "request_id": request_id})
         if generate.debounce:
             await supersede(gateway, caller.id, generate.debounce, job_id, message_id)
