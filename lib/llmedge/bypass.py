@@ -28,14 +28,13 @@ class UpstreamFailed(LLMEdgeError):
     code = "upstream_error"
 
 
-async def call_directly(settings: Settings, call: UpstreamCall) -> dict[str, Any]:
+async def call_directly(client: httpx.AsyncClient, settings: Settings, call: UpstreamCall) -> dict[str, Any]:
     """The model's answer, or an error: 503 if bypass is off or too slow, 502 if the model refused."""
     if settings.bypass_timeout <= 0:
         raise StoreUnavailable("the data store cannot be reached; retry shortly")
     headers = {"Authorization": f"Bearer {settings.openai_api_key}"} if settings.openai_api_key else {}
     try:
-        async with httpx.AsyncClient(timeout=settings.bypass_timeout) as client:
-            response = await client.post(call.url, json=call.body, headers=headers)
+        response = await client.post(call.url, json=call.body, headers=headers)
     except httpx.TimeoutException:
         raise ServiceUnavailable(
             "the data store is down and the model did not answer in time; retry shortly",

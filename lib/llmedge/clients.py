@@ -55,7 +55,14 @@ class Clients:
 
         return Receiver(self._settings.qstash_current_signing_key, self._settings.qstash_next_signing_key)
 
+    @cached_property
+    def upstream(self) -> httpx.AsyncClient:
+        """The model API, called directly only in bypass mode (Redis unreachable)."""
+        return httpx.AsyncClient(timeout=self._settings.bypass_timeout, transport=self._transport)
+
     async def aclose(self) -> None:
         await self.redis._http.close()
         if "qstash" in self.__dict__:
             await self.qstash.http._client.aclose()
+        if "upstream" in self.__dict__:
+            await self.upstream.aclose()

@@ -85,7 +85,9 @@ async def _bypass(
 ) -> Response:
     settings = gateway.settings
     with timing.phase("bypass"):
-        result = await call_directly(settings, build_call(generate, settings.openai_base_url))
+        result = await call_directly(
+            gateway.clients.upstream, settings, build_call(generate, settings.openai_base_url)
+        )
     body = {"status": "done", "job_id": bypass_job_id(), "result": result}
     return json_response(body, headers={**headers, "X-Cache": "BYPASS"}, timing=timing, request_id=request_id)
 
