@@ -22,7 +22,11 @@ def guard() -> NearMissGuard:
     [
         ("What is the capital of France?", "What is the capital of Germany?", "name"),
         ("What is 15% of 80?", "What is 15% of 90?", "number"),
-        ("How do I enable dark mode in the settings?", "How do I disable dark mode in the settings?", "opposite"),
+        (
+            "How do I enable dark mode in the settings?",
+            "How do I disable dark mode in the settings?",
+            "opposite",
+        ),
         ("How do I reverse a list in Python?", "How do I reverse a list in JavaScript?", "name"),
         ("how do I reverse a list in python", "how do I reverse a list in javascript", "extra_words"),
         ("convert 5 km to miles", "convert 5 miles to km", "unit"),
@@ -32,12 +36,24 @@ def guard() -> NearMissGuard:
         ("Is 'alot' a real word?", "Is 'allot' a real word?", "quoted"),
         ("Who was the first US president?", "Who was the 16th US president?", "number"),
         ("What was the population of Tokyo?", "What was the population of Tokyo in 1950?", "number"),
-        ("How long does a broken wrist take to heal?", "How long does a broken wrist take to heal in a child?", "extra_words"),
+        (
+            "How long does a broken wrist take to heal?",
+            "How long does a broken wrist take to heal in a child?",
+            "extra_words",
+        ),
         ("Write a short out-of-office email", "Write a funny short out-of-office email", "extra_words"),
-        ("How many combinations does a 4-digit PIN have?", "How many combinations does a 6-digit PIN have?", "number"),
+        (
+            "How many combinations does a 4-digit PIN have?",
+            "How many combinations does a 6-digit PIN have?",
+            "number",
+        ),
         ("Is raw cookie dough safe to eat?", "Is raw cookie dough dangerous to eat?", "opposite"),
         ("Can I pick up my order in store?", "Can someone else pick up my order in store?", "extra_words"),
-        ("What is the volume of a sphere, and where does it come from?", "What is the volume of a cone, and where does it come from?", "extra_words"),
+        (
+            "What is the volume of a sphere, and where does it come from?",
+            "What is the volume of a cone, and where does it come from?",
+            "extra_words",
+        ),
     ],
 )
 def test_near_misses_are_vetoed(guard: NearMissGuard, stored: str, query: str, reason: str) -> None:
@@ -48,7 +64,10 @@ def test_near_misses_are_vetoed(guard: NearMissGuard, stored: str, query: str, r
     ("stored", "query"),
     [
         ("python check if key exists in dict", "pyton check if a key exists in a dictionary"),
-        ("What is the difference between a process and a thread?", "whats the diffrence between a thread and a process"),
+        (
+            "What is the difference between a process and a thread?",
+            "whats the diffrence between a thread and a process",
+        ),
         ("convert 5 km to miles", "5 kilometres in miles?"),
         ("Who was the first US president?", "who was the frist president of the USA"),
         ("Is 0 an even number?", "Is zero an even number?"),

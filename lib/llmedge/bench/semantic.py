@@ -49,8 +49,10 @@ def run(entries: tuple[int, ...] = (10_000, 100_000), queries: int = 200) -> Non
     """Print p50/p99, round trips, bytes per lookup, recall@1 per band and memory per entry, per size."""
     from llmedge.semantic.local_stack import upstash_endpoint
 
-    with upstash_endpoint() as endpoint:
-        print(f"semantic index benchmark: {'local stack' if endpoint.local else endpoint.url}, {DIMENSIONS} dims")
+    with upstash_endpoint(bridge_in_child=True) as endpoint:
+        print(
+            f"semantic index benchmark: {'local stack' if endpoint.local else endpoint.url}, {DIMENSIONS} dims"
+        )
         for size in entries:
             asyncio.run(_one_size(endpoint.url, endpoint.token, size, queries))
 
@@ -75,14 +77,19 @@ async def _one_size(url: str, token: str, size: int, queries: int) -> None:
         )
         fill_seconds = time.perf_counter() - started
         memory_after = await _used_memory(redis)
+        await _settle(redis)
         print(f"\n{size:,} entries: filled in {fill_seconds:.1f} s ({size / fill_seconds:,.0f} entries/s)")
         if memory_before is not None and memory_after is not None:
-            print(f"  memory per entry (INFO used_memory delta / N): {(memory_after - memory_before) / size:,.0f} B")
+            print(
+                f"  memory per entry (INFO used_memory delta / N): {(memory_after - memory_before) / size:,.0f} B"
+            )
 
         planted = _planted_queries(rng, vectors, queries)
         await _measure(index, scope, vectors, planted, traffic, "LSH buckets")
         if size <= EXACT_SCAN_UP_TO:
-            index.scan_limit = size  # the same scope, read whole: what every lookup would cost without buckets
+            index.scan_limit = (
+                size  # the same scope, read whole: what every lookup would cost without buckets
+            )
             await _measure(index, scope, vectors, planted, traffic, "exact scan")
         await index.purge(namespace=scope)
 
@@ -167,12 +174,28 @@ def _count_traffic(redis: Redis) -> Traffic:
     return traffic
 
 
-async def _used_memory(redis: Redis) -> int | None:
+async def _info(redis: Redis, section: str) -> dict[str, str]:
     try:
-        info = str(await redis.execute(["INFO", "memory"]))
-    except Exception:  # some hosted plans refuse INFO; the figure is then left out
-        return None
-    for line in info.splitlines():
-        if line.startswith("used_memory:"):
-            return int(line.split(":", 1)[1])
-    return None
+        text = str(await redis.execute(["INFO", section]))
+    except Exception:  # some hosted plans refuse INFO; the figures that need it are left out
+        return {}
+    return dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+
+
+async def _used_memory(redis: Redis) -> int | None:
+    value = (await _info(redis, "memory")).get("used_memory")
+    return int(value) if value else None
+
+
+async def _settle(redis: Redis, patience: float = 120.0) -> None:
+    """Wait (bounded) for the append-only-file rewrite a big fill triggers: a forked child writing
+    hundreds of MB competes for the same two cores as the lookups being timed."""
+    deadline = time.monotonic() + patience
+    while time.monotonic() < deadline:
+        persistence = await _info(redis, "persistence")
+        if (
+            persistence.get("aof_rewrite_in_progress", "0") == "0"
+            and persistence.get("rdb_bgsave_in_progress", "0") == "0"
+        ):
+            return
+        await asyncio.sleep(0.2)

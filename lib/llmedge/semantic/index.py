@@ -32,7 +32,9 @@ if TYPE_CHECKING:
     import numpy.typing as npt
     from upstash_redis.asyncio import Redis
 
-_SHORT_ID_HEX = 16  # remove.lua splits "<16 hex>.<scope>" by position
+# Short ids are 19-digit integers (random in [2**61, 2**62)): Redis keeps small sets of integers as
+# intsets, 8 bytes a member instead of ~70, which is most of an entry's memory (16 LSH buckets each).
+_SHORT_ID_DIGITS = 19  # remove.lua splits "<19 digits>.<scope>" by position
 _PURGE_BATCH = 500
 
 
@@ -74,8 +76,12 @@ _REMOVE = _Script("remove.lua")
 
 def split_entry_id(entry_id: str) -> tuple[str, str]:
     """(short id, scope) of an entry id; ValueError when it is not one."""
-    short, dot, scope = entry_id[:_SHORT_ID_HEX], entry_id[_SHORT_ID_HEX : _SHORT_ID_HEX + 1], entry_id[17:]
-    if dot != "." or not scope or any(char not in "0123456789abcdef" for char in short):
+    short, dot, scope = (
+        entry_id[:_SHORT_ID_DIGITS],
+        entry_id[_SHORT_ID_DIGITS : _SHORT_ID_DIGITS + 1],
+        entry_id[20:],
+    )
+    if dot != "." or not scope or not short.isdigit():
         raise ValueError("not a semantic cache entry id")
     return short, scope
 
@@ -92,7 +98,7 @@ class SemanticIndex:
         prefix: str = "llmedge:sem",
         lsh: HyperplaneLSH | None = None,
         scan_limit: int = 1000,
-        candidate_budget: int = 1000,
+        candidate_budget: int = 700,
         max_flips: int = 14,
     ) -> None:
         self.redis = redis
@@ -119,7 +125,7 @@ class SemanticIndex:
         model: str,
         created_ms: int,
     ) -> str:
-        """Store one entry; returns its id (`<16 hex>.<scope>`). One round trip."""
+        """Store one entry; returns its id (`<19 digits>.<scope>`). One round trip."""
         entry_id, keys, args = self._store_command(
             scope, vector, text, payload, ttl_ms, namespace, model, created_ms
         )
@@ -166,7 +172,7 @@ class SemanticIndex:
         model: str,
         created_ms: int,
     ) -> tuple[str, list[str], list[Any]]:
-        short = secrets.token_hex(_SHORT_ID_HEX // 2)
+        short = str(secrets.randbits(61) | 1 << 61)
         entry_id = f"{short}.{scope}"
         scope_prefix = self._scope_prefix(scope)
         stored, norm = encode(vector)

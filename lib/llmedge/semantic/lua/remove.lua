@@ -1,13 +1,13 @@
 -- Remove entries (evict or purge) and their index memberships; LSH buckets forget them lazily.
 -- KEYS: none (entry keys are derived from ids, so a purge can pass any number of them)
 -- ARGV[1] base prefix ("<base>:")  ARGV[2] the index set the ids were read from, or ""
--- ARGV[3…] entry ids ("<16 hex>.<scope>")
+-- ARGV[3…] entry ids ("<19 digits>.<scope>")
 -- Reply: how many of the entries still existed.
 local base = ARGV[1]
 local removed = 0
 for i = 3, #ARGV do
   local entry_id = ARGV[i]
-  local short, scope = string.sub(entry_id, 1, 16), string.sub(entry_id, 18)
+  local short, scope = string.sub(entry_id, 1, 19), string.sub(entry_id, 21)
   local key = base .. 's:' .. scope .. ':e:' .. short
   local owner = redis.call('HMGET', key, 'ns', 'm')
   removed = removed + redis.call('DEL', key)
