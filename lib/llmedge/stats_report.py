@@ -23,6 +23,8 @@ LOOKUPS: tuple[Outcome, ...] = ("exact_hit", "semantic_hit", "miss", "joined")
 REQUEST_OUTCOMES: tuple[Outcome, ...] = (*LOOKUPS, "bypass", "refused")
 JOB_OUTCOMES: tuple[Outcome, ...] = ("done", "failed")
 SAVED: tuple[Outcome, ...] = ("exact_hit", "semantic_hit")
+# A bypass answered by calling the model directly (the store was down) is billed like a done job.
+BILLED: tuple[Outcome, ...] = ("done", "bypass")
 QUANTILES = {"p50": 0.50, "p95": 0.95, "p99": 0.99}
 
 
@@ -88,7 +90,7 @@ def summarize(
         **_section(tally, None, None),
         "dollars": {
             "saved": float(sum((dollars(tally.usage(SAVED, m), prices[m]) for m in priced), Decimal(0))),
-            "billed": float(sum((dollars(tally.usage(("done",), m), prices[m]) for m in priced), Decimal(0))),
+            "billed": float(sum((dollars(tally.usage(BILLED, m), prices[m]) for m in priced), Decimal(0))),
         },
         "models": {model: _section(tally, model, prices.get(model)) for model in tally.models()},
         "refused": _refused(tally, limits),
@@ -105,7 +107,7 @@ def summarize(
 def _section(tally: _Tally, model: str | None, price: Mapping[PriceKind, float] | None) -> dict[str, Any]:
     requests = {outcome: tally.count(outcome, model) for outcome in REQUEST_OUTCOMES}
     lookups = sum(requests[outcome] for outcome in LOOKUPS)
-    saved, billed = tally.usage(SAVED, model), tally.usage(("done",), model)
+    saved, billed = tally.usage(SAVED, model), tally.usage(BILLED, model)
     section: dict[str, Any] = {
         "requests": {**requests, "total": sum(requests.values())},
         "jobs": {outcome: tally.count(outcome, model) for outcome in JOB_OUTCOMES},
