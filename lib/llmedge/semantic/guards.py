@@ -53,6 +53,8 @@ class NearMissGuard:
             return "name"
         if len(extra) > self.settings.max_extra_words:
             return "extra_words"
+        if _repeated_more(stored, query):
+            return "swapped_word"
         missing = self._unmatched(stored.words, query.words, names=stored.names)
         if stored.words and len(missing) > self.settings.max_missing_share * len(stored.words):
             return "missing_words"
@@ -111,6 +113,19 @@ def _unmatched_names(query: Prompt, stored: Prompt) -> bool:
     return any(
         not any(lexical_match(name, name, other, raw) for other, raw in known.items()) for name in query.names
     )
+
+
+def _repeated_more(stored: Prompt, query: Prompt) -> bool:
+    """A stored word the query says more often than the stored prompt does: in an otherwise matching
+    prompt, the extra mention has replaced something ("10% off the *original* price" for "the *sale*
+    price", in a prompt that already says "originally")."""
+
+    def occurrences(prompt: Prompt, word: str) -> int:
+        return sum(
+            n for other, n in prompt.counts.items() if lexical_match(word, word, other, prompt.words[other])
+        )
+
+    return any(occurrences(query, word) > occurrences(stored, word) for word in stored.words)
 
 
 def _unit_conflict(stored: Prompt, query: Prompt) -> bool:

@@ -69,6 +69,7 @@ class Prompt:
     """The parts of a prompt the guards compare."""
 
     words: dict[str, str]  # stem -> word as written, for the words that carry meaning
+    counts: Counter[str]  # how often each of those stems occurs
     names: frozenset[str]  # stems of capitalised words inside sentences, and acronyms
     numbers: Counter[str]  # canonical values ("5", "0.25", "3/4", "50000"), with repeats
     number_units: frozenset[tuple[str, str]]  # ("5", "km"): a number and the unit that follows it
@@ -220,8 +221,10 @@ def analyse(text: str) -> Prompt:
     )
     tokens = _tokens(lowered)
     words = [token.replace("'", "") for token in tokens]
+    meaningful = _meaningful(words)
     return Prompt(
-        words={stem(w): w for w in _meaningful(words)},
+        words={stem(w): w for w in meaningful},
+        counts=Counter(map(stem, meaningful)),
         names=_names(cleaned),
         numbers=Counter(v for v in map(number_value, words) if v is not None),
         number_units=_number_units(words),
