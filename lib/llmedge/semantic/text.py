@@ -58,9 +58,11 @@ DIRECTION_MARKERS = frozenset({"to", "into", "divided", "over", "than"})
 _SENTENCE_BREAK = re.compile(r"[.!?:;]\s+|\n|^\s*")
 # Unit spellings short enough to be ordinary words ("in", "m", "s") are only units right after a number.
 _WORD_UNITS = {word: unit for word, unit in UNITS.items() if len(word) > 2 and word not in STOPWORDS}
-_PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(r"(?<![\w/])" + re.escape(phrase) + r"(?![\w/])"), canonical)
-    for phrase, canonical in sorted(CANONICAL_PHRASES.items(), key=lambda item: -len(item[0]))
+# One alternation, longest phrases first, so "united states of america" wins over "united states".
+_PHRASES = re.compile(
+    r"(?<![\w/])("
+    + "|".join(re.escape(phrase) for phrase in sorted(CANONICAL_PHRASES, key=len, reverse=True))
+    + r")(?![\w/])"
 )
 
 
@@ -87,9 +89,7 @@ def clean(text: str) -> str:
 
 
 def canonical_phrases(lowered: str) -> str:
-    for pattern, canonical in _PHRASES:
-        lowered = pattern.sub(canonical, lowered)
-    return lowered
+    return _PHRASES.sub(lambda match: CANONICAL_PHRASES[match.group(1)], lowered)
 
 
 @lru_cache(maxsize=16384)
