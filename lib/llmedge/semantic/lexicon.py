@@ -35,7 +35,8 @@ FRAMING_WORDS: frozenset[str] = _words(
     person work works working whats hows wheres whos im ive id youre dont doesnt cant isnt get got
     go going give show let say tell use using used find make makes made happen happens happening
     convert describe define definition difference different differ differs between compare example examples
-    common typical typically usually generally general overall
+    common typical typically usually generally general overall available real specific particular
+    step steps required
     """
 )
 
@@ -194,6 +195,8 @@ CANONICAL_PHRASES: dict[str, str] = {
     "func": "function",
     "dir": "directory",
     "dict": "dictionary",
+    "dedupe": "remove duplicates",
+    "dedup": "remove duplicates",
     "dicts": "dictionaries",
     "info": "information",
     "app": "application",
@@ -258,7 +261,21 @@ SYNONYM_GROUPS: tuple[frozenset[str], ...] = tuple(
         "car auto vehicle",
         "photo picture",
         "movie film",
-        "fix solve repair",
+        "fix solve repair resolve",
         "doctor physician",
+        "check test verify",
+        "exist present",
+        "stop halt abort terminate",
+        "represent symbolize symbolise signify",
+        "secure securely safe safely",
+        "ship deliver",
+        "country nation",
+        "taste flavor flavour",
+        "luggage baggage suitcase",
+        "fly flight flying",
+        "require need",
+        "use utilize utilise",
+        "enough sufficient",
+        "method approach technique",
     )
 )

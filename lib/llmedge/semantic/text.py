@@ -41,6 +41,7 @@ _SYMBOLS = str.maketrans(
         "¡": " ",
     }
 )
+_JOINED_PREFIX = re.compile(r"\b(re|pre|co|non|multi|sub)-([a-z])", re.IGNORECASE)
 _COUNTRIES = {"US": "USA", "USA": "USA", "UK": "UK"}
 _COUNTRY_ACRONYMS = re.compile(r"\b(?:U\.S\.A\.|U\.S\.|USA|US|UK)(?![\w.])")
 _QUOTED = re.compile(r"""(?<![\w])'([^']+?)'(?![\w])|"([^"]+?)\"""")
@@ -84,6 +85,7 @@ class Prompt:
 
 def clean(text: str) -> str:
     text = unicodedata.normalize("NFKC", text.translate(_SYMBOLS))
+    text = _JOINED_PREFIX.sub(r"\1\2", text)  # "re-render" and "rerender" are one word
     # Country acronyms before lowercasing, where "US" is still not the pronoun "us".
     return _COUNTRY_ACRONYMS.sub(lambda match: _COUNTRIES[match.group(0).replace(".", "")], text)
 
