@@ -62,7 +62,8 @@ TEST_LIMITS = {
 # API keys of the tiny tier (two requests a minute), one tenant per test that wants to be refused.
 TINY_TIER_KEYS = {
     "browser": "llmedge-test-tiny-browser-key",
-    "cli": "llmedge-test-tiny-cli-key",
+    "ask": "llmedge-test-tiny-ask-key",
+    "warm": "llmedge-test-tiny-warm-key",
 }
 # The admin key for GET /api/stats, and a price table for a model only the stats tests use.
 TEST_ADMIN_KEY = "llmedge-test-admin-key-0123456789"

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from llmedge import __version__
 
-SUBCOMMAND_MODULES: tuple[str, ...] = ("serve", "dev", "keys", "eval", "bench")
+SUBCOMMAND_MODULES: tuple[str, ...] = ("serve", "dev", "keys", "eval", "bench", "ask", "stats", "warm", "purge")
 
 
 class CommandError(Exception):
