@@ -1,6 +1,6 @@
 """Semantic index benchmark: lookup latency, round trips, bytes and recall at 10k and 100k entries.
 
-    python -c "from llmedge.bench.semantic import run; run()"      # or run(entries=(10_000,), queries=100)
+    python -m llmedge.bench.semantic [SIZE ...]        # default 10000 100000; or run(entries=..., queries=...)
 
 Against the Upstash named by UPSTASH_REDIS_REST_URL/TOKEN, or a private local stack (redis-server +
 the REST bridge over loopback HTTP). One scope is filled with N entries through the real store script
@@ -199,3 +199,9 @@ async def _settle(redis: Redis, patience: float = 120.0) -> None:
         ):
             return
         await asyncio.sleep(0.2)
+
+
+if __name__ == "__main__":
+    import sys
+
+    run(tuple(int(size) for size in sys.argv[1:]) or (10_000, 100_000))

@@ -98,7 +98,7 @@ class SemanticIndex:
         prefix: str = "llmedge:sem",
         lsh: HyperplaneLSH | None = None,
         scan_limit: int = 1000,
-        candidate_budget: int = 700,
+        candidate_budget: int = 600,
         max_flips: int = 14,
     ) -> None:
         self.redis = redis
