@@ -12,9 +12,12 @@ import argparse
 import asyncio
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmedge.cli import CommandError
+
+if TYPE_CHECKING:
+    from llmedge.semantic.evaluation import Group
 
 CURVE = [round(0.30 + 0.05 * step, 2) for step in range(14)]  # 0.30 … 0.95
 
@@ -55,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _evaluate(
-    groups: list[Any], threshold: float, protocol: str, dim: int, with_curve: bool
+    groups: list[Group], threshold: float, protocol: str, dim: int, with_curve: bool
 ) -> dict[str, Any]:
     from upstash_redis.asyncio import Redis
 

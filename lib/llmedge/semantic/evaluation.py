@@ -77,11 +77,9 @@ class Metrics:
         kinds = {kind: Tally() for kind in ("paraphrase", "hard_negative", "unrelated")}
         for label, tally in self.by_label.items():
             kind = kinds[label if label in ("paraphrase", "unrelated") else "hard_negative"]
-            kind.total, kind.hits, kind.correct = (
-                kind.total + tally.total,
-                kind.hits + tally.hits,
-                kind.correct + tally.correct,
-            )
+            kind.total += tally.total
+            kind.hits += tally.hits
+            kind.correct += tally.correct
         paraphrase, hard, unrelated = kinds["paraphrase"], kinds["hard_negative"], kinds["unrelated"]
         hits = paraphrase.hits + hard.hits + unrelated.hits
         return {

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from llmedge.semantic.text import Prompt, analyse, stem
+from llmedge.semantic.text import Prompt, analyse
 from llmedge.semantic.wordmatch import are_opposites, lexical_match, misspelt_filler
 
 WordSimilarity = Callable[[str, str], float]
@@ -26,7 +26,7 @@ WordSimilarity = Callable[[str, str], float]
 
 @dataclass(frozen=True, slots=True)
 class GuardSettings:
-    """The tolerances, calibrated on the development set (see `llmedge.semantic.calibration`)."""
+    """The tolerances, chosen on the development set with `llmedge eval semantic`."""
 
     max_extra_words: int = 0  # query words the stored prompt has nothing for
     max_missing_share: float = 0.34  # share of the stored prompt's words the query may leave out
@@ -45,6 +45,7 @@ class NearMissGuard:
         return self.compare(analyse(stored_text), analyse(query_text))
 
     def compare(self, stored: Prompt, query: Prompt) -> str | None:
+        """`veto` on analysed prompts; rules run cheapest first."""
         reason = _structural_mismatch(stored, query)
         if reason:
             return reason
@@ -146,6 +147,3 @@ def _reversed(stored: frozenset[tuple[str, str]], query: frozenset[tuple[str, st
         for a, b in stored
         for query_a, query_b in query
     )
-
-
-__all__ = ["GuardSettings", "NearMissGuard", "WordSimilarity", "stem"]
