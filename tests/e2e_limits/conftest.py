@@ -45,10 +45,21 @@ async def clients(limits_cluster: Cluster) -> AsyncIterator[list[httpx.AsyncClie
             await client.aclose()
 
 
+class Simulator(SimulatorProbe):
+    """The shared probe, plus `reset()`: these tests own their simulator, so they may reset its counters."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        super().__init__(client)
+        self._control = client
+
+    async def reset(self) -> None:
+        (await self._control.post("/_sim/reset")).raise_for_status()
+
+
 @pytest.fixture
-async def sim(limits_cluster: Cluster) -> AsyncIterator[SimulatorProbe]:
+async def sim(limits_cluster: Cluster) -> AsyncIterator[Simulator]:
     async with httpx.AsyncClient(base_url=f"{limits_cluster.stack.base_url}/openai", timeout=10) as client:
-        yield SimulatorProbe(client)
+        yield Simulator(client)
 
 
 @pytest.fixture
