@@ -83,10 +83,13 @@ def load(stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], Mod
         return module
 
     yield load
-    # Mangum runs every invocation on the thread's event loop; the clients' sockets belong to it.
+    # Mangum runs every invocation on the thread's event loop (creating one if needed); the clients'
+    # sockets belong to it. A Lambda container keeps it for its lifetime; a test must close it.
     loop = asyncio.get_event_loop()
     for module in loaded:
         loop.run_until_complete(module.app.state.gateway.clients.aclose())
+    loop.close()
+    asyncio.set_event_loop(None)
 
 
 @pytest.mark.parametrize("make_event", [http_api_v2, function_url])
