@@ -52,6 +52,7 @@ def test_render_shows_rates_money_refusals_and_latency() -> None:
         "$0.001320",
     ]
     assert other.split() == ["other", "5", "0", "0", "0.0%", "0", "-", "0", "-"]
+    assert "model calls: 40 done, 0 failed" in text
     assert "refused: 3  (by limit: requests 3; by tier: free 3)" in text
     assert [line.split() for line in lines if line.startswith(("exact_hit", "miss "))] == [
         ["exact_hit", "60", "1.5", "1.5", "1.5"],

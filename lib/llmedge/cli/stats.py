@@ -74,7 +74,13 @@ def render(report: dict[str, Any]) -> str:
     refused = report["refused"]
     by_limit = ", ".join(f"{name} {n}" for name, n in refused["by_limit"].items()) or "none"
     by_tier = ", ".join(f"{name} {n}" for name, n in refused["by_tier"].items()) or "none"
-    lines += ["", f"refused: {refused['total']}  (by limit: {by_limit}; by tier: {by_tier})", ""]
+    jobs = report["jobs"]
+    lines += [
+        "",
+        f"model calls: {jobs['done']} done, {jobs['failed']} failed",
+        f"refused: {refused['total']}  (by limit: {by_limit}; by tier: {by_tier})",
+        "",
+    ]
     latency = report["latency_ms"]
     if latency:
         lines.append("latency, ms (upper bound of the bucket holding the percentile)")
