@@ -14,7 +14,17 @@ from collections.abc import Sequence
 
 from llmedge import __version__
 
-SUBCOMMAND_MODULES: tuple[str, ...] = ("serve", "dev", "keys", "eval", "bench", "ask", "stats", "warm", "purge")
+SUBCOMMAND_MODULES: tuple[str, ...] = (
+    "serve",
+    "dev",
+    "keys",
+    "eval",
+    "bench",
+    "ask",
+    "stats",
+    "warm",
+    "purge",
+)
 
 
 class CommandError(Exception):
