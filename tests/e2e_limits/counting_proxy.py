@@ -1,0 +1,68 @@
+"""A pass-through proxy in front of the Upstash REST bridge that records every round trip it forwards.
+
+Point a gateway's `UPSTASH_REDIS_REST_URL` at it to count the Redis round trips one request costs, and
+which commands they carry, without touching the gateway.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+_HOP_BY_HOP = {"host", "content-length", "transfer-encoding", "connection"}
+
+
+@dataclass(frozen=True)
+class RoundTrip:
+    path: str  # "/", "/pipeline" or "/multi-exec"
+    commands: tuple[str, ...]  # upper-case command names, in order
+
+
+class CountingProxy:
+    def __init__(self, target: str) -> None:
+        self._target = target.rstrip("/")
+        self.round_trips: list[RoundTrip] = []
+        self._client: httpx.AsyncClient | None = None
+        self.app = Starlette(
+            routes=[Route("/{path:path}", self._forward, methods=["GET", "POST", "PUT", "HEAD"])],
+            lifespan=self._lifespan,
+        )
+
+    def since(self, mark: int) -> list[RoundTrip]:
+        """The round trips recorded after `mark` (a former `len(proxy.round_trips)`)."""
+        return self.round_trips[mark:]
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        async with httpx.AsyncClient(timeout=30) as client:  # made in the serving thread's own loop
+            self._client = client
+            yield
+
+    async def _forward(self, request: Request) -> Response:
+        assert self._client is not None
+        body = await request.body()
+        self.round_trips.append(RoundTrip(request.url.path, _command_names(body)))
+        headers = {name: value for name, value in request.headers.items() if name not in _HOP_BY_HOP}
+        upstream = await self._client.request(
+            request.method, self._target + request.url.path, content=body, headers=headers
+        )
+        reply_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in _HOP_BY_HOP}
+        reply_headers.pop("content-encoding", None)  # httpx has decoded the body already
+        return Response(upstream.content, upstream.status_code, headers=reply_headers)
+
+
+def _command_names(body: bytes) -> tuple[str, ...]:
+    try:
+        document = json.loads(body or b"[]")
+    except ValueError:
+        return ()
+    commands = document if document and isinstance(document[0], list) else [document]
+    return tuple(str(command[0]).upper() for command in commands if command)
