@@ -18,7 +18,8 @@ Hash `<prefix>:stats` fields:
     since                         unix seconds of the first increment
 
 `<model>` is the price-table entry the model maps to, or `other`: callers choose model names, so only
-priced models get fields of their own (the hash cannot grow without bound).
+priced models get fields of their own (the hash cannot grow without bound). `llmedge.stats_report`
+turns the hash into the report.
 """
 
 from __future__ import annotations

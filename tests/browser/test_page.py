@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 import uuid
+from typing import Any
 
-from playwright.sync_api import Page, Request, expect
+from playwright.sync_api import Page, Request, Route, expect
 
 from tests.browser.conftest import screenshot
 from tests.stack_fixture import TINY_TIER_KEYS
@@ -140,3 +141,72 @@ def test_readable_on_a_phone(browser, stack) -> None:  # type: ignore[no-untyped
         screenshot(phone, "phone")
     finally:
         context.close()
+
+
+# The rest stand in for the gateway with canned responses (Playwright's request routing), for states the
+# local stack cannot produce on demand: a semantic hit, a retrying job, a busy gateway, an unchanged job.
+
+
+def chat_result(text: str) -> dict[str, Any]:
+    return {
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 5, "completion_tokens": 7},
+    }
+
+
+def test_semantic_hit_badge_shows_the_similarity(page: Page) -> None:
+    body = {
+        "status": "done",
+        "job_id": "job_semantic",
+        "result": chat_result("Paris."),
+        "cache": {"status": "SEMANTIC-HIT", "similarity": 0.9312, "age": 12},
+    }
+    page.route(
+        "**/api/generate",
+        lambda route: route.fulfill(
+            status=200, json=body, headers={"X-Cache": "SEMANTIC-HIT", "X-Cache-Similarity": "0.9312"}
+        ),
+    )
+    ask(page, "what's France's capital?")
+    badge = page.locator("#cache-badge")
+    expect(badge).to_have_attribute("data-cache", "SEMANTIC-HIT")
+    expect(badge).to_have_text("Similar question · 0.93")
+    expect(badge).to_have_attribute("title", re.compile("stored 12 s ago"))
+    expect(page.locator("#answer-text")).to_have_text("Paris.")
+
+
+def test_polling_follows_retrying_busy_and_unchanged_answers_to_the_end(page: Page) -> None:
+    pending = {"status": "pending", "job_id": "job_poll", "result_url": "/api/result?id=job_poll"}
+    page.route(
+        "**/api/generate", lambda route: route.fulfill(status=202, json=pending, headers={"Retry-After": "0"})
+    )
+    script = [
+        (
+            202,
+            {"status": "retrying", "job_id": "job_poll", "attempts": 1},
+            {"ETag": '"v2"', "Retry-After": "0"},
+        ),
+        (503, {"error": {"code": "store_unavailable", "message": "busy"}}, {"Retry-After": "0"}),
+        (304, None, {"ETag": '"v2"'}),
+        (200, {"status": "done", "job_id": "job_poll", "result": chat_result("Finally.")}, {}),
+    ]
+    seen: list[tuple[str | None, str | None]] = []
+
+    def result(route: Route) -> None:
+        status, body, headers = script[len(seen)]
+        seen.append((route.request.headers.get("if-none-match"), route.request.headers.get("authorization")))
+        if body is None:  # a 304 has no body
+            route.fulfill(status=status, headers=headers)
+        else:
+            route.fulfill(status=status, json=body, headers=headers)
+
+    page.route("**/api/result?id=job_poll", result)
+    page.get_by_text("API key", exact=True).click()
+    page.get_by_label("API key (kept in this browser only)").fill("my-key")
+    ask(page, "slow one")
+    expect(page.locator("#answer-text")).to_have_text("Finally.", timeout=WAIT_MS)
+    assert len(seen) == 4
+    # Every poll carries the caller's key (jobs belong to their caller); after an ETag, If-None-Match.
+    assert all(authorization == "Bearer my-key" for _, authorization in seen)
+    assert [etag for etag, _ in seen] == [None, '"v2"', '"v2"', '"v2"']
+    expect(page.locator("#error")).to_be_hidden()
