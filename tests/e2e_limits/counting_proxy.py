@@ -1,11 +1,13 @@
 """A pass-through proxy in front of the Upstash REST bridge that records every round trip it forwards.
 
 Point a gateway's `UPSTASH_REDIS_REST_URL` at it to count the Redis round trips one request costs, and
-which commands they carry, without touching the gateway.
+which commands they carry, without touching the gateway; with `delay_s` it plays a slow Upstash (every
+round trip answered that much later, correctly).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
@@ -27,8 +29,9 @@ class RoundTrip:
 
 
 class CountingProxy:
-    def __init__(self, target: str) -> None:
+    def __init__(self, target: str, *, delay_s: float = 0.0) -> None:
         self._target = target.rstrip("/")
+        self._delay_s = delay_s
         self.round_trips: list[RoundTrip] = []
         self._client: httpx.AsyncClient | None = None
         self.app = Starlette(
@@ -50,6 +53,8 @@ class CountingProxy:
         assert self._client is not None
         body = await request.body()
         self.round_trips.append(RoundTrip(request.url.path, _command_names(body)))
+        if self._delay_s:
+            await asyncio.sleep(self._delay_s)
         headers = {name: value for name, value in request.headers.items() if name not in _HOP_BY_HOP}
         upstream = await self._client.request(
             request.method, self._target + request.url.path, content=body, headers=headers

@@ -6,6 +6,7 @@ import time
 from collections import Counter
 
 import httpx
+from upstash_redis.asyncio import Redis
 
 from llmedge.limits import read_stats
 from tests.e2e_limits.calls import ADMITTED, burst, chat, describe, final_jobs, marker
@@ -33,7 +34,7 @@ async def _wait_for_room_in_the_window(seconds: float = 15.0) -> None:
 
 
 async def test_200_concurrent_requests_over_four_instances_admit_exactly_the_limit(
-    clients: list[httpx.AsyncClient], sim: SimulatorProbe, upstash: object
+    clients: list[httpx.AsyncClient], sim: SimulatorProbe, upstash: Redis
 ) -> None:
     await _wait_for_room_in_the_window()
     window = _window_index()
@@ -70,7 +71,7 @@ async def test_200_concurrent_requests_over_four_instances_admit_exactly_the_lim
         assert error["limit"] == "requests"
         assert f"{REQUEST_LIMIT} requests per 1m" in error["message"]
 
-    stats = await read_stats(upstash)  # type: ignore[arg-type]
+    stats = await read_stats(upstash)
     assert stats["admitted"][REQUESTS.tier]["all"] == REQUEST_LIMIT
 
     # Every admitted job runs to the end, once, and nothing refused reached the model.

@@ -45,7 +45,8 @@ TOKENS = Key("llmedge-e2e-limits-tokens-0123456789", "tokens-tenant", "budget")
 TINY = Key("llmedge-e2e-limits-tiny-0123456789", "tiny-tenant", "tiny")
 SLOTS = Key("llmedge-e2e-limits-slots-0123456789", "slots-tenant", "slots")
 ROOMY = Key("llmedge-e2e-limits-roomy-0123456789", "roomy-tenant", "roomy")
-_KEYS = (REQUESTS, TOKENS, TINY, SLOTS, ROOMY)
+SLOW_STORE = Key("llmedge-e2e-limits-slow-store-0123456789", "slow-store-tenant", "per-minute")
+_KEYS = (REQUESTS, TOKENS, TINY, SLOTS, ROOMY, SLOW_STORE)
 
 LIMITS_ENV = {
     "LLMEDGE_TIERS": json.dumps(TIERS),
