@@ -13,12 +13,14 @@ from typing import Any
 from starlette.applications import Starlette
 
 from llmedge.http.app import create_app
+from llmedge.logs import configure_logging
 
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
 def function_app(name: str) -> Starlette:
     """The app behind one deployed function; routing to it is the platform's job."""
+    configure_logging()
     return create_app(only=name)
 
 
@@ -43,5 +45,6 @@ def lambda_handler_for(app: Starlette) -> LambdaHandler:
 
 
 def serve_app() -> Starlette:
-    """`llmedge serve`: all three functions and the static page in one process (uvicorn factory)."""
+    """`llmedge serve`: all the functions and the static page in one process (uvicorn factory)."""
+    configure_logging()
     return create_app(serve_public=True)

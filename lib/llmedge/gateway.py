@@ -16,6 +16,7 @@ from llmedge.errors import StoreUnavailable
 from llmedge.jobs import JobStore
 from llmedge.limits import Caller, CallerResolver, Limiter, LimitsConfig
 from llmedge.settings import Settings
+from llmedge.stats import StatsRecorder, effective_prices
 
 Clock = Callable[[], float]
 
@@ -29,12 +30,15 @@ class Gateway:
     jobs: JobStore = field(init=False)
     callers: CallerResolver = field(init=False)
     limiter: Limiter = field(init=False)
+    stats: StatsRecorder = field(init=False)
 
     def __post_init__(self) -> None:
         redis = self.clients.redis
         self.jobs = JobStore(redis)
         self.callers = CallerResolver(redis, self.limits, clock=self.clock)
         self.limiter = Limiter(redis, self.limits, clock=self.clock)
+        prices = effective_prices(self.settings.prices)
+        self.stats = StatsRecorder(redis, prices, prefix=self.limits.prefix, clock=self.clock)
 
     @classmethod
     def build(

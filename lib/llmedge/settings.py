@@ -12,7 +12,15 @@ import os
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from llmedge.errors import ConfigurationError
 
@@ -80,6 +88,14 @@ class Settings(BaseModel):
     prices: dict[str, dict[Literal["input", "output"], float]] = Field(
         default_factory=dict, validation_alias="LLMEDGE_PRICES"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_means_unset(cls, values: Any) -> Any:
+        # Deploy tools write `X=` for an optional variable left blank (serverless.yml `${env:X, ''}`).
+        if isinstance(values, dict):
+            return {key: value for key, value in values.items() if value != ""}
+        return values
 
     @field_validator("redis_url", "qstash_url", "openai_base_url", "public_url")
     @classmethod

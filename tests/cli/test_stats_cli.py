@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from llmedge.cli.stats import render
-from llmedge.http.app import FUNCTIONS
 from llmedge.stats_report import summarize
 from tests.cli.conftest import Cli, assert_one_line_error, nothing_listening
 from tests.stack_fixture import TEST_ADMIN_KEY
-
-needs_route = pytest.mark.skipif("stats" not in FUNCTIONS, reason="the gateway does not route /api/stats yet")
 
 RAW = {
     "since": "1700000000",
@@ -66,7 +61,6 @@ def test_render_of_an_empty_report() -> None:
     assert "refused: 0" in text
 
 
-@needs_route
 def test_stats_from_the_stack(stack, cli: Cli) -> None:  # type: ignore[no-untyped-def]
     table = cli("stats", "--url", stack.base_url, "--admin-key", TEST_ADMIN_KEY)
     assert table.code == 0, table.err
@@ -75,7 +69,6 @@ def test_stats_from_the_stack(stack, cli: Cli) -> None:  # type: ignore[no-untyp
     assert {"hit_rate", "dollars", "models", "latency_ms"} <= set(json.loads(as_json.out))
 
 
-@needs_route
 def test_wrong_admin_key_is_one_line(stack, cli: Cli) -> None:  # type: ignore[no-untyped-def]
     ran = cli("stats", "--url", stack.base_url, "--admin-key", "wrong-admin-key-000000")
     assert_one_line_error(ran, "stats", "the admin key was refused")

@@ -18,7 +18,14 @@ import yaml
 from tests.deploy.events import LambdaContext, function_url, http_api_v2
 
 REPO = Path(__file__).resolve().parents[2]
-FUNCTIONS = ("generate", "callback", "result")
+FUNCTIONS = ("generate", "callback", "result", "stats", "openapi")
+ROUTES = {
+    "generate": ("POST", "/api/generate"),
+    "callback": ("POST", "/api/callback"),
+    "result": ("GET", "/api/result"),
+    "stats": ("GET", "/api/stats"),
+    "openapi": ("GET", "/api/openapi.json"),
+}
 
 # Vercel's vc_init.py: load the file by path, then look for `handler` (must be a BaseHTTPRequestHandler
 # subclass, else it exits) before `app`. Dependencies come from site-packages, but llmedge itself must be
@@ -132,11 +139,11 @@ def test_serverless_yml_routes_every_function_to_its_lambda_handler() -> None:
     assert config["provider"]["runtime"] == "python3.12"
     assert config["provider"]["httpApi"]["payload"] == "2.0"
     assert {"api/**", "lib/**"} <= set(config["package"]["patterns"])
-    methods = {"generate": "POST", "callback": "POST", "result": "GET"}
     for name in FUNCTIONS:
         function = config["functions"][name]
+        method, path = ROUTES[name]
         assert function["handler"] == f"api/{name}.lambda_handler"
-        assert function["events"] == [{"httpApi": {"method": methods[name], "path": f"/api/{name}"}}]
+        assert function["events"] == [{"httpApi": {"method": method, "path": path}}]
     for variable in (
         "UPSTASH_REDIS_REST_URL",
         "QSTASH_TOKEN",

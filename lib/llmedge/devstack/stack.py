@@ -134,10 +134,12 @@ class LocalStack:
         @contextlib.asynccontextmanager
         async def lifespan(app: Starlette) -> AsyncIterator[None]:
             # Closed in reverse order, each one even if another fails: broker first (its deliveries use
-            # the others), then the bridge's Redis connections, then the gateway's HTTP clients.
+            # the others), then the gateway's pending stats, the bridge's Redis connections, and last the
+            # gateway's HTTP clients.
             async with contextlib.AsyncExitStack() as parts:
                 parts.push_async_callback(gateway.state.gateway.clients.aclose)
                 parts.push_async_callback(bridge.aclose)
+                parts.push_async_callback(gateway.state.gateway.stats.flush)
                 await broker.start()
                 parts.push_async_callback(broker.stop)
                 if on_ready is not None:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -26,6 +27,7 @@ from llmedge.http.responses import (
     unexpected_error_response,
 )
 from llmedge.limits import LimitsConfig
+from llmedge.logs import bind_request_id
 from llmedge.settings import Settings
 
 Handler = Callable[[Gateway, Request, ServerTiming, str], Awaitable[Response]]
@@ -39,14 +41,17 @@ def _endpoint(gateway: Gateway, handler: Handler, method: str) -> Callable[[Requ
     async def endpoint(request: Request) -> Response:
         timing = ServerTiming()
         request_id = request_id_for(request)
-        try:
-            if request.method != method:
-                raise MethodNotAllowed(f"{request.url.path} accepts {method} only", headers={"Allow": method})
-            return await handler(gateway, request, timing, request_id)
-        except LLMEdgeError as error:
-            return error_response(error, timing=timing, request_id=request_id)
-        except Exception as error:
-            return unexpected_error_response(error, request_id=request_id)
+        with bind_request_id(request_id):
+            try:
+                if request.method != method:
+                    raise MethodNotAllowed(
+                        f"{request.url.path} accepts {method} only", headers={"Allow": method}
+                    )
+                return await handler(gateway, request, timing, request_id)
+            except LLMEdgeError as error:
+                return error_response(error, timing=timing, request_id=request_id)
+            except Exception as error:
+                return unexpected_error_response(error, request_id=request_id)
 
     return endpoint
 
@@ -57,6 +62,8 @@ FUNCTIONS: dict[str, tuple[str, str, str]] = {
     "generate": ("llmedge.http.generate", "handle_generate", "POST"),
     "callback": ("llmedge.http.callback", "handle_callback", "POST"),
     "result": ("llmedge.http.result", "handle_result", "GET"),
+    "stats": ("llmedge.http.stats", "handle_stats", "GET"),
+    "openapi.json": ("llmedge.http.openapi", "handle_openapi", "GET"),
 }
 _ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
 
@@ -89,6 +96,20 @@ def create_app(
     routes = api_routes(gateway, [only] if only else list(FUNCTIONS))
     if serve_public and PUBLIC_DIR.is_dir():
         routes.append(Mount("/", StaticFiles(directory=PUBLIC_DIR, html=True), name="public"))
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, lifespan=_closing(gateway))
     app.state.gateway = gateway
     return app
+
+
+def _closing(gateway: Gateway) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
+    """On shutdown (uvicorn under `llmedge serve` and Vercel), send pending stats, then close clients."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await gateway.stats.flush()
+            await gateway.clients.aclose()
+
+    return lifespan

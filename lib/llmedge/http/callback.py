@@ -72,6 +72,14 @@ async def handle_callback(
         outcome, status = await _apply(gateway, job, callback, message_id, failure_event)
         if outcome == "applied" and status in TERMINAL:
             await _settle(gateway, job, callback, status)
+            result = _json_object(_decode_body(callback.body)) if status == "done" else None
+            latency_ms = gateway.now_ms() - job.created_at
+            gateway.stats.record(
+                "done" if status == "done" else "failed",
+                model=job.plan.get("model"),
+                result=result,
+                latency_ms=latency_ms,
+            )
     log.info(
         "callback", extra={"job_id": job_id, "outcome": outcome, "status": status, "request_id": request_id}
     )

@@ -27,6 +27,7 @@ from llmedge.limits import Admission, Caller, Reservation, estimate_tokens
 from llmedge.offload import publish
 from llmedge.requestkey import RequestKey, build_request_key
 from llmedge.schemas import GenerateRequest
+from llmedge.stats import Outcome
 from llmedge.upstream import build_call
 
 log = logging.getLogger("llmedge.generate")
@@ -53,6 +54,13 @@ async def handle_generate(
         )
     limit_headers = admission.decision.headers
     if not admission.decision.allowed:
+        gateway.stats.record(
+            "refused",
+            model=generate.model,
+            limit=admission.decision.tripped,
+            tier=caller.tier,
+            latency_ms=timing.elapsed_ms(),
+        )
         raise admission.decision.to_error()
 
     answer = exactcache.decode_entry(admission.cached, now=gateway.clock()) if admission.cached else None
@@ -64,6 +72,9 @@ async def handle_generate(
             "cache": {"status": "HIT", "age": answer.age},
         }
         headers = {**limit_headers, "X-Cache": "HIT", "Age": str(answer.age)}
+        gateway.stats.record(
+            "exact_hit", model=generate.model, result=answer.result, latency_ms=timing.elapsed_ms()
+        )
         return json_response(body, headers=headers, timing=timing, request_id=request_id)
 
     try:
@@ -89,6 +100,7 @@ async def _bypass(
             gateway.clients.upstream, settings, build_call(generate, settings.openai_base_url)
         )
     body = {"status": "done", "job_id": bypass_job_id(), "result": result}
+    gateway.stats.record("bypass", model=generate.model, result=result, latency_ms=timing.elapsed_ms())
     return json_response(body, headers={**headers, "X-Cache": "BYPASS"}, timing=timing, request_id=request_id)
 
 
@@ -164,6 +176,8 @@ async def _offload(
         log.info("job queued", extra={"job_id": job_id, "message_id": message_id, "request_id": request_id})
         if generate.debounce:
             await supersede(gateway, caller.id, generate.debounce, job_id, message_id)
+    outcome: Outcome = ("miss" if created else "joined") if exactcache.reads_cache(mode) else "bypass"
+    gateway.stats.record(outcome, model=generate.model, latency_ms=timing.elapsed_ms())
     return pending_response(
         settings.public_url,
         running_id,

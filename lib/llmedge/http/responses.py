@@ -42,6 +42,9 @@ class ServerTiming:
         finally:
             self._phases.append((name, (time.perf_counter() - started) * 1000))
 
+    def elapsed_ms(self) -> float:
+        return (time.perf_counter() - self._started) * 1000
+
     def header(self) -> str:
         total = (time.perf_counter() - self._started) * 1000
         parts = [f"{name};dur={ms:.2f}" for name, ms in self._phases]
