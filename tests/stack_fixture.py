@@ -65,6 +65,8 @@ TINY_TIER_KEYS = {
     "ask": "llmedge-test-tiny-ask-key",
     "warm": "llmedge-test-tiny-warm-key",
 }
+# Two tenants with roomy limits, for tests that need callers who must never see each other's cache.
+TENANT_KEYS = {"tenant-a": "llmedge-test-tenant-a-key-000001", "tenant-b": "llmedge-test-tenant-b-key-000002"}
 # The admin key for GET /api/stats, and a price table for a model only the stats tests use.
 TEST_ADMIN_KEY = "llmedge-test-admin-key-0123456789"
 STATS_TEST_MODEL = "stats-test-model"
@@ -72,6 +74,7 @@ TEST_PRICES = {STATS_TEST_MODEL: {"input": 0.15, "output": 0.6}}
 TEST_SETTINGS = {
     "LLMEDGE_API_KEYS": json.dumps(
         {secret: {"tenant": f"tiny-{name}", "tier": "tiny"} for name, secret in TINY_TIER_KEYS.items()}
+        | {secret: {"tenant": tenant, "tier": "pro"} for tenant, secret in TENANT_KEYS.items()}
     ),
     "LLMEDGE_ADMIN_KEY": TEST_ADMIN_KEY,
     "LLMEDGE_PRICES": json.dumps(TEST_PRICES),

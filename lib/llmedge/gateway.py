@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import httpx
 from starlette.requests import Request
@@ -16,6 +17,9 @@ from llmedge.errors import StoreUnavailable
 from llmedge.jobs import JobStore
 from llmedge.limits import Caller, CallerResolver, Limiter, LimitsConfig
 from llmedge.settings import Settings
+
+if TYPE_CHECKING:
+    from llmedge.semantic.cache import SemanticCache
 from llmedge.stats import StatsRecorder, effective_prices
 
 Clock = Callable[[], float]
@@ -30,6 +34,7 @@ class Gateway:
     jobs: JobStore = field(init=False)
     callers: CallerResolver = field(init=False)
     limiter: Limiter = field(init=False)
+    _semantic: SemanticCache | None = field(init=False, default=None)
     stats: StatsRecorder = field(init=False)
 
     def __post_init__(self) -> None:
@@ -53,6 +58,16 @@ class Gateway:
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Gateway:
         return cls.build(Settings.from_environ(environ), LimitsConfig.from_environ(environ))
+
+    def semantic(self) -> SemanticCache:
+        """The instance's semantic cache, built (and its embedder loaded) on first use."""
+        if self._semantic is None:
+            from llmedge.semantic.cache import SemanticCache
+
+            self._semantic = SemanticCache.local(
+                self.clients.redis, threshold=self.settings.semantic_threshold
+            )
+        return self._semantic
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)

@@ -18,11 +18,12 @@ import yaml
 from tests.deploy.events import LambdaContext, function_url, http_api_v2
 
 REPO = Path(__file__).resolve().parents[2]
-FUNCTIONS = ("generate", "callback", "result", "stats", "openapi")
+FUNCTIONS = ("generate", "callback", "result", "report", "stats", "openapi")
 ROUTES = {
     "generate": ("POST", "/api/generate"),
     "callback": ("POST", "/api/callback"),
     "result": ("GET", "/api/result"),
+    "report": ("POST", "/api/report"),
     "stats": ("GET", "/api/stats"),
     "openapi": ("GET", "/api/openapi.json"),
 }

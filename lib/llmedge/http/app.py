@@ -62,6 +62,7 @@ FUNCTIONS: dict[str, tuple[str, str, str]] = {
     "generate": ("llmedge.http.generate", "handle_generate", "POST"),
     "callback": ("llmedge.http.callback", "handle_callback", "POST"),
     "result": ("llmedge.http.result", "handle_result", "GET"),
+    "report": ("llmedge.http.report", "handle_report", "POST"),
     "stats": ("llmedge.http.stats", "handle_stats", "GET"),
     "openapi.json": ("llmedge.http.openapi", "handle_openapi", "GET"),
 }

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
+from llmedge import semantic_path
 from llmedge.callback_verify import verify_qstash_request
 from llmedge.errors import BadRequest
 from llmedge.exactcache import encode_entry
@@ -69,17 +70,13 @@ async def handle_callback(
         if job is None:
             log.info("callback for an unknown or expired job", extra={"job_id": job_id})
             return json_response({"status": "ignored", "reason": "unknown job"}, request_id=request_id)
-        outcome, status = await _apply(gateway, job, callback, message_id, failure_event)
+        upstream_body = _decode_body(callback.body)
+        result = _json_object(upstream_body) if 200 <= callback.status < 300 else None
+        outcome, status, fill = await _apply(
+            gateway, job, callback, upstream_body, result, message_id, failure_event
+        )
         if outcome == "applied" and status in TERMINAL:
-            await _settle(gateway, job, callback, status)
-            result = _json_object(_decode_body(callback.body)) if status == "done" else None
-            latency_ms = gateway.now_ms() - job.created_at
-            gateway.stats.record(
-                "done" if status == "done" else "failed",
-                model=job.plan.get("model"),
-                result=result,
-                latency_ms=latency_ms,
-            )
+            await _after_final(gateway, job, status, result if status == "done" else None, fill)
     log.info(
         "callback", extra={"job_id": job_id, "outcome": outcome, "status": status, "request_id": request_id}
     )
@@ -87,13 +84,18 @@ async def handle_callback(
 
 
 async def _apply(
-    gateway: Gateway, job: Job, callback: CallbackBody, message_id: str, failure_event: bool
-) -> tuple[str, JobStatus]:
-    upstream_body = _decode_body(callback.body)
+    gateway: Gateway,
+    job: Job,
+    callback: CallbackBody,
+    upstream_body: bytes,
+    result: dict[str, Any] | None,
+    message_id: str,
+    failure_event: bool,
+) -> tuple[str, JobStatus, CacheFill | None]:
+    """Move the job on (at most once per message id); returns the outcome, the new status, the cache fill."""
     attempts = callback.retried + 1
     now_ms = gateway.now_ms()
     if not failure_event and 200 <= callback.status < 300:
-        result = _json_object(upstream_body)
         if result is None:
             error = _error(
                 "upstream_invalid_response", "the model API answered 2xx with no JSON object", callback
@@ -101,7 +103,7 @@ async def _apply(
             outcome = await gateway.jobs.transition(
                 job.id, message_id=message_id, status="failed", attempts=attempts, now_ms=now_ms, error=error
             )
-            return outcome, "failed"
+            return outcome, "failed", None
         raw_result = upstream_body.decode("utf-8")
         fill = _cache_fill(job, result, raw_result, gateway.clock())
         outcome = await gateway.jobs.transition(
@@ -113,7 +115,7 @@ async def _apply(
             result=raw_result,
             cache_fill=fill,
         )
-        return outcome, "done"
+        return outcome, "done", fill
 
     message = error_message(callback.status, upstream_body)
     permanent = not is_retryable(callback.status) and callback.status != 0
@@ -125,27 +127,32 @@ async def _apply(
         if outcome == "applied" and permanent and not failure_event and callback.source_message_id:
             # QStash retries every non-2xx; a 400 will not get better, so stop paying for retries.
             await cancel(gateway.clients.qstash, callback.source_message_id)
-        return outcome, "failed"
+        return outcome, "failed", None
     error = _error("upstream_retrying", message, callback)
     outcome = await gateway.jobs.transition(
         job.id, message_id=message_id, status="retrying", attempts=attempts, now_ms=now_ms, error=error
     )
-    return outcome, "retrying"
+    return outcome, "retrying", None
 
 
-async def _settle(gateway: Gateway, job: Job, callback: CallbackBody, status: str) -> None:
-    """Reconcile the caller's token budget with what the model really used, exactly once per job.
-
-    Runs only for the callback whose transition was applied, so a duplicate delivery cannot settle twice.
-    """
+async def _after_final(
+    gateway: Gateway, job: Job, status: str, result: dict[str, Any] | None, fill: CacheFill | None
+) -> None:
+    """Exactly once per job (only the callback whose transition applied gets here): reconcile the token
+    budget with the real usage, store the answer semantically, count the outcome."""
     stored = job.plan.get("reservation")
-    if not stored:
-        return
-    used = 0
-    if status == "done":
-        result = _json_object(_decode_body(callback.body))
+    if stored:
         used = (usage_tokens(result) if result else None) or 0
-    await gateway.limiter.settle(Reservation.from_dict(stored), actual_tokens=used)
+        await gateway.limiter.settle(Reservation.from_dict(stored), actual_tokens=used)
+    semantic = job.plan.get("semantic")
+    if fill is not None and semantic and gateway.settings.semantic_cache:
+        await semantic_path.store(gateway.semantic(), semantic, fill.value, fill.ttl)
+    gateway.stats.record(
+        "done" if status == "done" else "failed",
+        model=job.plan.get("model"),
+        result=result,
+        latency_ms=gateway.now_ms() - job.created_at,
+    )
 
 
 def _cache_fill(job: Job, result: dict[str, Any], raw_result: str, now: float) -> CacheFill | None:

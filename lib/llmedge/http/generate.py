@@ -15,7 +15,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from llmedge import exactcache
+from llmedge import exactcache, semantic_path
 from llmedge.bypass import bypass_job_id, call_directly
 from llmedge.debounce import supersede
 from llmedge.errors import LLMEdgeError, OffloadUnavailable, StoreUnavailable
@@ -77,10 +77,33 @@ async def handle_generate(
         )
         return json_response(body, headers=headers, timing=timing, request_id=request_id)
 
+    if settings.semantic_cache and exactcache.reads_cache(mode):
+        with timing.phase("semantic"):
+            hit = await semantic_path.lookup(gateway.semantic(), generate, key)
+        similar = exactcache.decode_entry(hit.payload, now=gateway.clock()) if hit else None
+        if hit is not None and similar is not None:
+            # No model call will be made for this request: give back what admission charged for one.
+            await _release(gateway, admission.reservation)
+            # entry_id is what POST /api/cache/report takes to evict a wrong answer.
+            cache_info = {
+                "status": "SEMANTIC-HIT",
+                "age": similar.age,
+                "similarity": round(hit.similarity, 4),
+                "entry_id": hit.entry_id,
+            }
+            body = {"status": "done", "job_id": similar.job_id, "result": similar.result, "cache": cache_info}
+            headers = {
+                **limit_headers,
+                "X-Cache": "SEMANTIC-HIT",
+                "X-Cache-Similarity": f"{hit.similarity:.4f}",
+                "Age": str(similar.age),
+            }
+            gateway.stats.record(
+                "semantic_hit", model=generate.model, result=similar.result, latency_ms=timing.elapsed_ms()
+            )
+            return json_response(body, headers=headers, timing=timing, request_id=request_id)
+
     try:
-        if admission.decision.fail_policy_applied == "open":
-            # The limits could not reach Redis and admitted by policy: no job can be stored either.
-            return await _bypass(gateway, generate, limit_headers, timing, request_id)
         return await _offload(gateway, generate, key, caller, admission, job_id, timing, request_id)
     except LLMEdgeError as error:
         error.headers = {**limit_headers, **error.headers}
@@ -132,6 +155,7 @@ async def _offload(
         "cache_key": key.cache_key if exactcache.writes_cache(mode) else None,
         "ttl": min(generate.cache.ttl or settings.cache_ttl, settings.max_cache_ttl),
         "reservation": reservation.to_dict() if reservation else None,
+        "semantic": semantic_path.semantic_plan(generate, key) if exactcache.writes_cache(mode) else None,
     }
     jobs = gateway.jobs
     try:
