@@ -68,11 +68,11 @@ class Reply:
 class Destination:
     """An ASGI app that records every request and answers from a per-path script (then 200 "ok").
 
-    `hold` (optional) is awaited before answering, with the number of requests then in flight; tests
-    use it to keep requests open. `max_in_flight` is the most requests it ever had open at once.
+    `hold` (optional) is awaited before answering, with the path and the number of requests then in
+    flight; tests use it to keep requests open. `max_in_flight` is the most requests it ever had open at once.
     """
 
-    def __init__(self, hold: Callable[[int], Awaitable[None]] | None = None) -> None:
+    def __init__(self, hold: Callable[[str, int], Awaitable[None]] | None = None) -> None:
         self.received: list[Received] = []
         self._scripts: dict[str, deque[Reply]] = defaultdict(deque)
         self._hold = hold
@@ -110,7 +110,7 @@ class Destination:
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
             if self._hold is not None:
-                await self._hold(self.in_flight)
+                await self._hold(scope["path"], self.in_flight)
         finally:
             self.in_flight -= 1
         self.received.append(

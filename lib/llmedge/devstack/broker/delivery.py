@@ -36,6 +36,7 @@ log = logging.getLogger("llmedge.devstack.broker")
 CLAIM_BATCH = 100
 IDLE_POLL_S = 0.5  # also notices messages another process put in Redis
 ERROR_PAUSE_S = 1.0  # after an unexpected error (e.g. Redis down), before the loop or message is retried
+STOP_GRACE_S = 5.0
 NON_RETRYABLE_STATUS = 489  # with `Upstash-NonRetryable-Error: true` (docs `qstash/features/retry.mdx`)
 
 
@@ -64,6 +65,7 @@ class DeliveryLoop:
         self.gates = FlowGates(time_scale)
         self._slots = asyncio.Semaphore(max_concurrency)
         self._wake = asyncio.Event()
+        self._stopping = False
         self._attempts: set[asyncio.Task[None]] = set()
         self.http: httpx.AsyncClient | None = None
 
@@ -72,8 +74,9 @@ class DeliveryLoop:
         self._wake.set()
 
     async def run(self) -> None:
-        """Deliver until cancelled."""
-        while True:
+        """Deliver until `stop_soon()` (or a cancel)."""
+        self._stopping = False
+        while not self._stopping:
             self._wake.clear()
             try:
                 wait_s = await self._dispatch()
@@ -81,14 +84,24 @@ class DeliveryLoop:
                 log.exception("delivery loop error; retrying in %.1fs", ERROR_PAUSE_S)
                 wait_s = ERROR_PAUSE_S
             if wait_s > 0:
+                # asyncio.timeout, not wait_for: 3.11's wait_for can swallow the cancel that stop() sends.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), wait_s)
+                    async with asyncio.timeout(wait_s):
+                        await self._wake.wait()
+
+    def stop_soon(self) -> None:
+        """End `run()` at its next turn. The owner also cancels the task; this flag covers a cancel that a
+        library swallows mid-await (seen here: the loop then kept running with `cancelling() == 1`)."""
+        self._stopping = True
+        self._wake.set()
 
     async def cancel_attempts(self) -> None:
         """Stop every attempt in flight; their messages stay claimed and are redelivered on the next start."""
         for task in list(self._attempts):
             task.cancel()
-        await asyncio.gather(*self._attempts, return_exceptions=True)
+        if self._attempts:
+            # Bounded: an attempt whose cancel was swallowed (see `stop_soon`) must not hold up a shutdown.
+            await asyncio.wait(list(self._attempts), timeout=STOP_GRACE_S)
 
     async def _dispatch(self) -> float:
         """Start what is due; returns how long to wait before looking again."""

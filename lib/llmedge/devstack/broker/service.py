@@ -93,6 +93,7 @@ class QStashBroker:
         """Stop delivering; attempts in flight are abandoned and made again by the next `start()`."""
         task, self._loop_task = self._loop_task, None
         if task is not None:
+            self.delivery.stop_soon()
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
