@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
+import logging
 import site
 import subprocess
 import sys
@@ -81,6 +82,9 @@ def load(stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], Mod
         monkeypatch.setenv(variable, value)
     monkeypatch.setenv("LLMEDGE_TIERS", '{"anonymous": {"requests": "1000/1m"}}')
     loaded: list[ModuleType] = []
+    # Entry files configure the root logger for their platform; give the rest of the suite its own back.
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
 
     def load(name: str) -> ModuleType:
         spec = importlib.util.spec_from_file_location(f"lambda_entry_{name}", REPO / "api" / f"{name}.py")
@@ -98,6 +102,7 @@ def load(stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], Mod
         loop.run_until_complete(module.app.state.gateway.clients.aclose())
     loop.close()
     asyncio.set_event_loop(None)
+    root.handlers[:], root.level = saved_handlers, saved_level
 
 
 @pytest.mark.parametrize("make_event", [http_api_v2, function_url])
