@@ -26,6 +26,7 @@ _HOP_BY_HOP = {"host", "content-length", "transfer-encoding", "connection"}
 class RoundTrip:
     path: str  # "/", "/pipeline" or "/multi-exec"
     commands: tuple[str, ...]  # upper-case command names, in order
+    first_args: tuple[str, ...]  # each command's first argument (the key, for most commands)
 
 
 class CountingProxy:
@@ -52,7 +53,7 @@ class CountingProxy:
     async def _forward(self, request: Request) -> Response:
         assert self._client is not None
         body = await request.body()
-        self.round_trips.append(RoundTrip(request.url.path, _command_names(body)))
+        self.round_trips.append(RoundTrip(request.url.path, *_commands(body)))
         if self._delay_s:
             await asyncio.sleep(self._delay_s)
         headers = {name: value for name, value in request.headers.items() if name not in _HOP_BY_HOP}
@@ -64,10 +65,12 @@ class CountingProxy:
         return Response(upstream.content, upstream.status_code, headers=reply_headers)
 
 
-def _command_names(body: bytes) -> tuple[str, ...]:
+def _commands(body: bytes) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(command names, first arguments) of a single command or a pipeline/transaction body."""
     try:
         document = json.loads(body or b"[]")
     except ValueError:
-        return ()
-    commands = document if document and isinstance(document[0], list) else [document]
-    return tuple(str(command[0]).upper() for command in commands if command)
+        return (), ()
+    commands = [c for c in (document if document and isinstance(document[0], list) else [document]) if c]
+    names = tuple(str(command[0]).upper() for command in commands)
+    return names, tuple(str(command[1]) if len(command) > 1 else "" for command in commands)

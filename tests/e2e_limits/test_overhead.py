@@ -26,6 +26,7 @@ from tests.e2e_limits.counting_proxy import CountingProxy, RoundTrip
 from tests.e2e_limits.tiers import ROOMY, TINY
 
 SAMPLES = 50
+STATS_HASH = "llmedge:stats"  # llmedge.stats: the gateway's own counters, sent in background batches
 
 
 @pytest.fixture(scope="module")
@@ -73,8 +74,11 @@ async def test_round_trips_and_milliseconds_the_limits_add(
             hit = await submit(client, ROOMY, chat(prompt))
             assert hit.headers["x-cache"] == "HIT"
         hit_trips = proxy.since(mark)
-    # The goal: a hit checks every limit and reads the cache in one round trip.
-    assert [trip.commands for trip in hit_trips] == [("EVALSHA",)] * SAMPLES
+    # The goal: a hit checks every limit and reads the cache in one round trip. The gateway's
+    # statistics go out in the background, batched (llmedge.stats), off the request's path.
+    background = [trip for trip in hit_trips if set(trip.first_args) == {STATS_HASH}]
+    critical = [trip.commands for trip in hit_trips if trip not in background]
+    assert critical == [("EVALSHA",)] * SAMPLES
 
     admit, total, client_ms, bare, refused = [], [], [], [], []
     async with httpx.AsyncClient(base_url=limits_cluster.instances[0].base_url, timeout=30) as client:
@@ -97,7 +101,9 @@ async def test_round_trips_and_milliseconds_the_limits_add(
 
     print(
         f"\nlimits through the gateway ({SAMPLES} samples each, warm instance, loopback bridge):"
-        f"\n  Redis round trips: a hit {len(hit_trips) / SAMPLES:.0f} ({_summary(hit_trips)}); "
+        f"\n  Redis round trips: a hit {len(critical) / SAMPLES:.0f} on its path "
+        f"({_summary([t for t in hit_trips if t not in background])}), plus {len(background)} stats "
+        f"batches in the background for all {SAMPLES}; "
         f"a miss {len(misses['steady'])} ({_summary(misses['steady'])}; the instance's first: "
         f"{_summary(misses['first'])})"
         f"\n  admit phase of a hit (limits + exact-cache read, one script): {_p50_p90(admit)}"

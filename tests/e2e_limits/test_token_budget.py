@@ -16,6 +16,10 @@ from tests.e2e_limits.tiers import TOKEN_BUDGET, TOKENS
 from tests.waiting import wait_for
 
 MAX_TOKENS = 200
+# No refund may land while a burst is still being admitted, or one more request would fit: each call
+# takes longer than a burst takes to admit. The model has no flow control, so the calls run side by side.
+LATENCY_S = 2
+UNGATED_MODEL = "gpt-4o"
 FIRST_BURST = 20
 SECOND_BURST = 10
 POLICY = f'{TOKEN_BUDGET};w=86400;comment="tokens"'
@@ -23,7 +27,14 @@ POLICY = f'{TOKEN_BUDGET};w=86400;comment="tokens"'
 
 def _bodies(tag: str, count: int) -> list[dict[str, object]]:
     # Equal lengths, so every request is estimated at the same cost.
-    return [chat(f"{tag} budget {i:03d}", params={"max_tokens": MAX_TOKENS}) for i in range(count)]
+    return [
+        chat(
+            f"{tag} budget {i:03d} [sim:latency={LATENCY_S}]",
+            model=UNGATED_MODEL,
+            params={"max_tokens": MAX_TOKENS},
+        )
+        for i in range(count)
+    ]
 
 
 def _cost(body: dict[str, object]) -> int:
