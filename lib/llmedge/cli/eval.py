@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from llmedge.cli import CommandError
 
 if TYPE_CHECKING:
+    from llmedge.semantic.embedders import LocalEmbedderName
     from llmedge.semantic.evaluation import Group
 
 CURVE = [round(0.30 + 0.05 * step, 2) for step in range(14)]  # 0.30 … 0.95
@@ -37,28 +38,38 @@ def register(subparsers: Any) -> None:
     semantic.add_argument(
         "--protocol", choices=("per-group", "full-cache", "both"), default="both", help="default: both"
     )
-    semantic.add_argument("--dim", type=int, choices=(64, 128, 256), default=64, help="WordLlama dimensions")
+    semantic.add_argument(
+        "--embedder", choices=("minilm", "wordllama"), default="wordllama", help="default: wordllama"
+    )
+    semantic.add_argument("--dim", type=int, choices=(64, 128, 256), help="WordLlama dimensions (default 64)")
     semantic.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from llmedge.semantic.cache import DEFAULT_THRESHOLD
+    from llmedge.semantic.cache import DEFAULT_THRESHOLDS
     from llmedge.semantic.evaluation import load_groups
 
-    threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold
+    if args.dim is not None and args.embedder != "wordllama":
+        raise CommandError("--dim applies to --embedder wordllama only")
+    threshold = DEFAULT_THRESHOLDS[args.embedder] if args.threshold is None else args.threshold
     if not 0.0 <= threshold <= 1.0:
         raise CommandError("--threshold must be between 0 and 1")
     try:
         groups = load_groups(args.data)
     except (OSError, ValueError) as error:
         raise CommandError(str(error)) from None
-    report = asyncio.run(_evaluate(groups, threshold, args.protocol, args.dim, args.curve))
+    report = asyncio.run(_evaluate(groups, threshold, args.protocol, args.embedder, args.dim, args.curve))
     print(json.dumps(report, indent=2) if args.json else _text(report))
     return 0
 
 
 async def _evaluate(
-    groups: list[Group], threshold: float, protocol: str, dim: int, with_curve: bool
+    groups: list[Group],
+    threshold: float,
+    protocol: str,
+    embedder: LocalEmbedderName,
+    dim: int | None,
+    with_curve: bool,
 ) -> dict[str, Any]:
     from upstash_redis.asyncio import Redis
 
@@ -70,7 +81,7 @@ async def _evaluate(
     report: dict[str, Any] = {"groups": len(groups), "threshold": threshold}
     with upstash_endpoint() as endpoint:
         async with Redis(endpoint.url, endpoint.token, rest_retries=0) as redis:
-            cache = SemanticCache.local(redis, threshold=threshold, dim=dim)
+            cache = SemanticCache.local(redis, threshold=threshold, embedder=embedder, dim=dim)
             report["embedder"] = cache.embedder.name
             runs = {"per_group": per_group, "full_cache": full_cache}
             for name, protocol_run in runs.items():

@@ -1,6 +1,7 @@
 """`SemanticCache`: the facade the gateway calls. Embed, search the scope, veto near-misses, answer.
 
     cache = SemanticCache.local(redis)                 # WordLlama, offline; or SemanticCache(redis, embedder)
+    cache = SemanticCache.local(redis, embedder="minilm")   # all-MiniLM-L6-v2 in numpy, offline
     hit = await cache.lookup(scope, last_user_message, threshold=request_threshold)
     if hit: ...hit.payload, hit.similarity, hit.entry_id, hit.age
     entry_id = await cache.store(scope, last_user_message, answer_json, ttl=3600, namespace="default", model=m)
@@ -20,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from llmedge.semantic.embedders import Embedder, WordLlamaEmbedder
+from llmedge.semantic.embedders import Embedder, LocalEmbedderName, WordLlamaEmbedder, local_embedder
 from llmedge.semantic.embedding_cache import CachedEmbedder
 from llmedge.semantic.guards import NearMissGuard
 from llmedge.semantic.index import Candidate, SemanticIndex, split_entry_id
@@ -33,6 +34,9 @@ if TYPE_CHECKING:
 # slowly (0.20 at 0.5, 0.18 at 0.6, 0.14 at 0.75). 0.5 keeps nearly all hits while an unrelated prompt
 # that slipped past the guards would still need to be half-similar. Other embedders need their own.
 DEFAULT_THRESHOLD = 0.5
+# Per local embedder; cosines of different models are not comparable. MiniLM: see `llmedge.semantic.minilm`
+# and the README's curve (`llmedge eval semantic --embedder minilm --curve`).
+DEFAULT_THRESHOLDS: dict[LocalEmbedderName, float] = {"wordllama": DEFAULT_THRESHOLD, "minilm": 0.6}
 CANDIDATES = 3  # entries the guards may look at per lookup, most similar first
 
 
@@ -72,10 +76,18 @@ class SemanticCache:
         self._clock = clock
 
     @classmethod
-    def local(cls, redis: Redis, *, threshold: float | None = None, dim: int = 64) -> SemanticCache:
-        """The offline setup: WordLlama (weights from the wheel) behind an in-process embedding memo."""
-        embedder = CachedEmbedder(WordLlamaEmbedder(dim))
-        return cls(redis, embedder, threshold=DEFAULT_THRESHOLD if threshold is None else threshold)
+    def local(
+        cls,
+        redis: Redis,
+        *,
+        threshold: float | None = None,
+        embedder: LocalEmbedderName = "wordllama",
+        dim: int | None = None,
+    ) -> SemanticCache:
+        """The offline setup: a local embedder (weights from its wheel) behind an in-process embedding
+        memo, with that embedder's calibrated threshold unless `threshold` is given."""
+        cached = CachedEmbedder(local_embedder(embedder, dim=dim))
+        return cls(redis, cached, threshold=DEFAULT_THRESHOLDS[embedder] if threshold is None else threshold)
 
     def effective_threshold(self, requested: float | None) -> float:
         """A request may raise the server's threshold, never lower it."""

