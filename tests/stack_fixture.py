@@ -14,38 +14,25 @@ ask for faults with `[sim:…]` directives (see `llmedge.devstack.simulator_faul
 from __future__ import annotations
 
 import json
-import os
-import shlex
 import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from llmedge.devstack import process
+from llmedge.devstack.process import StackProcess, exported_variables, free_port
 from tests.waiting import wait_for
+
+__all__ = ["exported_variables", "free_port"]
 
 STARTUP_TIMEOUT = 60.0  # two shared cores under load: redis-server, imports and the broker can be slow
 STOP_TIMEOUT = 15.0
-# Only what a Python process needs: a developer's UPSTASH_/QSTASH_/OPENAI_/REDIS_URL must not leak in.
-_INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV")
 
 
-@dataclass
-class RunningStack:
-    base_url: str
-    env: dict[str, str]
-    process: subprocess.Popen[bytes]
-    log_path: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+RunningStack = StackProcess
 
 
 # Every test shares the stack and calls from 127.0.0.1, i.e. as one anonymous caller: its limits must not
@@ -82,85 +69,30 @@ TEST_SETTINGS = {
 
 
 def child_environment() -> dict[str, str]:
-    """The environment for an `llmedge` subprocess: the basics of this one, no credentials."""
-    inherited = {name: os.environ[name] for name in _INHERITED if name in os.environ}
-    return {**inherited, "PYTHONUNBUFFERED": "1", **TEST_LIMITS, **TEST_SETTINGS}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """The environment for an `llmedge` subprocess: the basics of this one, no credentials, test limits."""
+    return process.child_environment({**TEST_LIMITS, **TEST_SETTINGS})
 
 
 def start_stack(
     data_dir: Path, *, args: Sequence[str] = (), environ: Mapping[str, str] | None = None
 ) -> RunningStack:
-    """Run `llmedge dev` on a free port and wait until it serves; fail with its output if it does not.
+    """Run `llmedge dev` on a free port and wait until it serves; fail the test with its output if not.
 
     `environ` adds variables (REDIS_URL, LLMEDGE_*…) to the otherwise credential-free environment."""
-    port = free_port()
-    log_path = data_dir / "llmedge-dev.log"
-    command = [
-        sys.executable,
-        "-m",
-        "llmedge",
-        "dev",
-        "--port",
-        str(port),
-        "--data-dir",
-        str(data_dir),
-        *args,
-    ]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            command,
-            cwd=data_dir,
-            env={**child_environment(), **(environ or {})},
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base_url = f"http://127.0.0.1:{port}"
-    running = RunningStack(base_url, {}, process, log_path)
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while not _serving(base_url):
-        if process.poll() is not None or time.monotonic() > deadline:
-            stop_stack(running)
-            pytest.fail(f"`{shlex.join(command)}` did not start within {STARTUP_TIMEOUT}s:\n{running.log()}")
-        time.sleep(0.1)
-    running.env = exported_variables(running.log())
-    return running
-
-
-def _serving(base_url: str) -> bool:
-    # The stack answers only once its lifespan has started every part, so any answer means ready.
     try:
-        return httpx.get(f"{base_url}/openai/_sim/stats", timeout=2.0).status_code == 200
-    except httpx.TransportError:
-        return False
-
-
-def exported_variables(output: str) -> dict[str, str]:
-    """The `export NAME=value` lines `llmedge dev` printed, as a dict."""
-    exported = {}
-    for line in output.splitlines():
-        if line.startswith("export "):
-            name, _, value = shlex.split(line)[1].partition("=")
-            exported[name] = value
-    return exported
+        return process.start_dev_stack(
+            data_dir,
+            args=args,
+            env={**TEST_LIMITS, **TEST_SETTINGS, **(environ or {})},
+            timeout=STARTUP_TIMEOUT,
+        )
+    except process.StackProcessError as error:
+        pytest.fail(str(error))
 
 
 def stop_stack(running: RunningStack, sig: signal.Signals = signal.SIGTERM) -> int:
     """Signal the stack and wait for it to stop (killing it after a deadline); its exit code."""
-    if running.process.poll() is None:
-        running.process.send_signal(sig)
-        try:
-            running.process.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            running.process.kill()
-            running.process.wait()
-    return running.process.returncode
+    return running.stop(sig, timeout=STOP_TIMEOUT)
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 
+# Only what a Python process needs: a developer's UPSTASH_/QSTASH_/OPENAI_/REDIS_URL must not leak in.
 _INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV", "PYTHONPATH")
 
 
@@ -99,7 +100,7 @@ def start(
 
 
 def start_dev_stack(
-    data_dir: Path, *, args: Sequence[str] = (), env: Mapping[str, str] | None = None
+    data_dir: Path, *, args: Sequence[str] = (), env: Mapping[str, str] | None = None, timeout: float = 60.0
 ) -> StackProcess:
     """`llmedge dev` on a free port with its state under `data_dir`."""
     port = free_port()
@@ -112,6 +113,7 @@ def start_dev_stack(
         env=child_environment(env),
         # The stack answers only once its lifespan has started every part, so any answer means ready.
         ready_path="/openai/_sim/stats",
+        timeout=timeout,
     )
 
 
