@@ -11,12 +11,10 @@ them alike; medians and p99 are printed with each client's ratio to the direct c
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import statistics
-import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 
 import httpx
 import redis
@@ -24,10 +22,9 @@ from upstash_redis import Redis
 from upstash_redis.asyncio import Redis as AsyncRedis
 
 from llmedge.devstack.redis_server import RedisServer
-from llmedge.devstack.rest_background import serve_in_background
-from llmedge.devstack.rest_bridge import UpstashBridge
+from llmedge.devstack.rest_background import bridge_in_child
 
-_TOKEN = "bench-token"
+TOKEN = "bench-token"
 _KEY = "bench:bridge:value"
 _VALUE = "v" * 32
 
@@ -36,7 +33,7 @@ Probe = Callable[[], object] | Callable[[], Awaitable[object]]
 
 def run(samples: int = 2000, warmup: int = 200) -> None:
     """Print p50/p99 of one GET per client, and each p50 as a multiple of the direct call's."""
-    with RedisServer() as server, _bridge_process(server.url) as bridge_url:
+    with RedisServer() as server, bridge_in_child(server.url, TOKEN) as bridge_url:
         direct = redis.Redis.from_url(server.url, protocol=2)
         direct.set(_KEY, _VALUE)
         timings = asyncio.run(_measure(direct, bridge_url, samples, warmup))
@@ -46,12 +43,12 @@ def run(samples: int = 2000, warmup: int = 200) -> None:
 
 async def _measure(direct: redis.Redis, bridge_url: str, samples: int, warmup: int) -> dict[str, list[float]]:
     body = b'["GET","%s"]' % _KEY.encode()
-    headers = {"Authorization": f"Bearer {_TOKEN}", "Content-Type": "application/json"}
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
     with (
-        Redis(bridge_url, _TOKEN) as sdk,
+        Redis(bridge_url, TOKEN) as sdk,
         httpx.Client(base_url=bridge_url, headers=headers) as raw_http,
     ):
-        async with AsyncRedis(bridge_url, _TOKEN) as async_sdk:
+        async with AsyncRedis(bridge_url, TOKEN) as async_sdk:
             probes: dict[str, Probe] = {
                 "redis-py, direct TCP": lambda: direct.get(_KEY),
                 "httpx keep-alive POST → bridge": lambda: raw_http.post("/", content=body).json(),
@@ -85,29 +82,5 @@ def _report(timings: dict[str, list[float]], samples: int) -> None:
         print(f"{name:34} {p50:8.3f} {p99:8.3f} {p50 / direct_p50:12.1f}x")
 
 
-@contextlib.contextmanager
-def _bridge_process(redis_url: str) -> Iterator[str]:
-    """The bridge in a child process (`python -m llmedge.bench.bridge --serve-bridge URL`); yields its URL."""
-    command = [sys.executable, "-m", "llmedge.bench.bridge", "--serve-bridge", redis_url]
-    with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as process:
-        assert process.stdout is not None
-        url = process.stdout.readline().strip()
-        try:
-            if not url.startswith("http://"):
-                raise RuntimeError("the bridge process did not start (its error is printed above)")
-            yield url
-        finally:
-            process.communicate(timeout=10)  # closing its stdin tells it to stop
-
-
-def _serve_bridge(redis_url: str) -> None:
-    with serve_in_background(UpstashBridge(redis_url, _TOKEN).app) as url:
-        print(url, flush=True)
-        sys.stdin.read()  # serve until the parent closes our stdin
-
-
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--serve-bridge"]:
-        _serve_bridge(sys.argv[2])
-    else:
-        run(int(sys.argv[1]) if len(sys.argv) > 1 else 2000)
+    run(int(sys.argv[1]) if len(sys.argv) > 1 else 2000)

@@ -28,8 +28,9 @@ from upstash_ratelimit import SlidingWindow, TokenBucket
 from upstash_ratelimit.asyncio import Ratelimit
 from upstash_redis.asyncio import Redis
 
-from llmedge.bench.bridge import _TOKEN, _bridge_process
+from llmedge.bench.bridge import TOKEN
 from llmedge.devstack.redis_server import RedisServer
+from llmedge.devstack.rest_background import bridge_in_child
 from llmedge.limits.config import LimitsConfig
 from llmedge.limits.identity import Caller
 from llmedge.limits.limiter import Limiter
@@ -52,13 +53,13 @@ Probe = Callable[[], Awaitable[object]]
 
 def run(samples: int = 500, warmup: int = 50) -> None:
     """Print round trips, p50 and p99 per probe, each p50 as a multiple of the bare GET's, and the deltas."""
-    with RedisServer() as server, _bridge_process(server.url) as bridge_url:
+    with RedisServer() as server, bridge_in_child(server.url, TOKEN) as bridge_url:
         results = asyncio.run(_measure(bridge_url, samples, warmup))
     _report(results, samples)
 
 
 async def _measure(url: str, samples: int, warmup: int) -> dict[str, tuple[int, list[float]]]:
-    async with Redis(url, _TOKEN, rest_retries=0, allow_telemetry=False) as redis:
+    async with Redis(url, TOKEN, rest_retries=0, allow_telemetry=False) as redis:
         await redis.set(f"{_PREFIX}:cache:hit", _CACHED)
         probes = await _probes(redis)
         sent = _count_requests(redis)

@@ -61,24 +61,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _with_store(prefix: str, action: Callable[[ApiKeyStore], Awaitable[T]]) -> T:
-    from upstash_redis.asyncio import Redis
-
+    from llmedge.cli.upstash_env import redis_from_environment
     from llmedge.limits.apikeys import ApiKeyStore
-    from llmedge.limits.store import STORE_ERRORS
 
-    missing = [
-        name for name in ("UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN") if not os.environ.get(name)
-    ]
-    if missing:
-        raise CommandError(f"{' and '.join(missing)} must be set (llmedge dev prints them)")
-    url = os.environ["UPSTASH_REDIS_REST_URL"]
-    async with Redis(
-        url, os.environ["UPSTASH_REDIS_REST_TOKEN"], rest_retries=0, allow_telemetry=False
-    ) as redis:
-        try:
-            return await action(ApiKeyStore(redis, prefix))
-        except STORE_ERRORS as error:
-            raise CommandError(f"Upstash Redis at {url} failed: {error}") from None
+    async with redis_from_environment() as redis:
+        return await action(ApiKeyStore(redis, prefix))
 
 
 async def _create(store: ApiKeyStore, args: argparse.Namespace) -> int:

