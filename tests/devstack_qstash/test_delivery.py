@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 
@@ -10,8 +11,14 @@ from qstash import Receiver
 from qstash.errors import SignatureError
 from qstash.receiver import verify_with_key
 
-from tests.devstack_qstash.conftest import CURRENT_KEY, NEXT_KEY, RunningBroker, ServedDestination
-from tests.devstack_qstash.harness import Received, Reply
+from tests.devstack_qstash.conftest import (
+    CURRENT_KEY,
+    NEXT_KEY,
+    BrokerFactory,
+    RunningBroker,
+    ServedDestination,
+)
+from tests.devstack_qstash.harness import Destination, Received, Reply, serve
 from tests.waiting import wait_for
 
 
@@ -222,3 +229,34 @@ async def test_event_log_lists_the_lifecycle_with_sdk_states(
 
     seen = await wait_for(states, until=lambda got: "DELIVERED" in got)
     assert seen == ["CREATED", "ACTIVE", "ERROR", "RETRY", "ACTIVE", "DELIVERED"]
+
+
+async def test_a_failing_callback_is_retried_like_a_message(
+    qstash: RunningBroker, destination: ServedDestination, receiver: Receiver
+) -> None:
+    callback_url = f"{destination.url}/api/callback"
+    destination.app.script("/api/callback", Reply(500))
+    await qstash.client.message.publish(url=f"{destination.url}/api/ok", body="job", callback=callback_url)
+
+    first, second = await destination.app.arrivals("/api/callback", 2)
+    assert (first.retried, second.retried) == (0, 1)
+    assert first.headers["upstash-message-id"] == second.headers["upstash-message-id"]
+    assert first.body == second.body
+    verify(receiver, second, callback_url)
+
+
+async def test_upstash_timeout_ends_an_attempt_that_gets_no_answer(broker_factory: BrokerFactory) -> None:
+    answer = asyncio.Event()
+
+    async def hold(path: str, in_flight: int) -> None:
+        if path == "/api/slow":
+            await answer.wait()
+
+    app = Destination(hold=hold)
+    async with serve(app) as url, broker_factory() as running:
+        await running.client.message.publish(
+            url=f"{url}/api/slow", body="job", retries=0, timeout=1, failure_callback=f"{url}/api/failed"
+        )
+        (failure,) = await app.arrivals("/api/failed", 1)
+        answer.set()
+    assert json.loads(failure.body)["status"] == 0

@@ -30,6 +30,7 @@ State = Literal[
 ]
 STATES: frozenset[str] = frozenset(State.__args__)  # type: ignore[attr-defined]
 MAX_EVENTS = 10_000  # kept in the stream (approximately: XADD MAXLEN ~)
+MAX_EVENT_BODY_BYTES = 8 * 1024  # larger bodies are left out of events: the log keeps 10k of them
 MAX_PAGE = 1000  # the SDK: "Default and max is 1000"
 _FILTERS = {
     "messageId": "messageId",
@@ -54,9 +55,10 @@ class EventLog:
             "url": message.url,
             "method": message.method,
             "header": message.delivered_headers(),
-            "body": base64.b64encode(message.body).decode("ascii"),
             "maxRetries": message.max_retries,
         }
+        if len(message.body) <= MAX_EVENT_BODY_BYTES:
+            event["body"] = base64.b64encode(message.body).decode("ascii")
         optional = {
             "queueName": message.queue,
             "label": message.label,
