@@ -21,12 +21,14 @@ from typing import Any, Literal
 
 from upstash_redis.asyncio import Redis
 
+from llmedge.luascript import LuaScript
+
 JobStatus = Literal["pending", "retrying", "done", "failed"]
 TERMINAL: frozenset[str] = frozenset({"done", "failed"})
 # How long a created job may wait for its publish before identical requests stop joining it.
 PUBLISH_GRACE_SECONDS = 15
 
-_CREATE_OR_JOIN = """
+_CREATE_OR_JOIN = LuaScript("""
 local lease, job = KEYS[1], KEYS[2]
 local job_id, caller, lease_ttl, job_ttl, take_over = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 if take_over == '0' then
@@ -51,9 +53,9 @@ redis.call('HSET', job, 'status', 'pending', 'callers', caller, 'attempts', 0, '
   'created_at', ARGV[7], 'updated_at', ARGV[7], 'lease_key', lease, 'plan', ARGV[8])
 redis.call('EXPIRE', job, job_ttl)
 return {'created', job_id}
-"""
+""")
 
-_TRANSITION = """
+_TRANSITION = LuaScript("""
 local job = KEYS[1]
 local message_id, status, attempts, now = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 if redis.call('EXISTS', job) == 0 then return 'missing' end
@@ -75,13 +77,13 @@ if status == 'done' and ARGV[7] ~= '' then
   redis.call('SET', KEYS[2], ARGV[7], 'EX', ARGV[8])
 end
 return 'applied'
-"""
+""")
 
-_DISCARD = """
+_DISCARD = LuaScript("""
 redis.call('DEL', KEYS[2])
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 1
-"""
+""")
 
 
 def new_job_id() -> str:
@@ -136,8 +138,8 @@ class JobStore:
         take_over: bool = False,
     ) -> tuple[str, bool]:
         """Returns (the job id to poll, whether this call created it)."""
-        outcome, running_id = await self._redis.eval(
-            _CREATE_OR_JOIN,
+        outcome, running_id = await _CREATE_OR_JOIN.run(
+            self._redis,
             keys=[lease_key, self.key(job_id)],
             args=[
                 job_id,
@@ -159,7 +161,7 @@ class JobStore:
 
     async def discard(self, job_id: str, lease_key: str) -> None:
         """Undo a creation whose publish failed, so no job is left pending forever."""
-        await self._redis.eval(_DISCARD, keys=[lease_key, self.key(job_id)], args=[job_id])
+        await _DISCARD.run(self._redis, keys=[lease_key, self.key(job_id)], args=[job_id])
 
     async def set_field(self, job_id: str, name: str, value: str) -> None:
         await self._redis.hset(self.key(job_id), name, value)
@@ -184,8 +186,8 @@ class JobStore:
     ) -> str:
         """Apply one callback; returns applied | duplicate | final | stale | missing."""
         keys = [self.key(job_id), cache_fill.key if cache_fill else self.key(job_id)]
-        outcome = await self._redis.eval(
-            _TRANSITION,
+        outcome = await _TRANSITION.run(
+            self._redis,
             keys=keys,
             args=[
                 message_id,

@@ -25,9 +25,10 @@ from upstash_redis.asyncio import Redis
 
 from llmedge.limits.decision import LimitState
 from llmedge.limits.policy import LIMIT_NAMES, LimitName
-from llmedge.limits.scripts import Script, script_text
+from llmedge.limits.scripts import script_text
 from llmedge.limits.stats import stats_key
 from llmedge.limits.tiers import Rate, Tier
+from llmedge.luascript import LuaScript
 
 # A refused in-flight request is told to come back after this at most: a slot frees when any job of the
 # caller finishes, usually long before the slot's worst-case expiry that the script reports.
@@ -77,7 +78,8 @@ class LimitKeys:
 
 class AdmissionScript:
     def __init__(self, redis: Redis, prefix: str) -> None:
-        self._script = Script(redis, script_text("admission.lua"))
+        self._redis = redis
+        self._script = LuaScript(script_text("admission.lua"))
         self.keys = LimitKeys(prefix)
 
     async def run(self, request: AdmissionRequest) -> AdmissionOutcome:
@@ -109,7 +111,7 @@ class AdmissionScript:
         ]
         for field, count in request.local_counts.items():
             args += [field, count]
-        reply = await self._script(keys, [str(arg) for arg in args])
+        reply = await self._script.run(self._redis, keys, [str(arg) for arg in args])
         return _outcome(reply, request)
 
 

@@ -11,13 +11,15 @@ from __future__ import annotations
 from upstash_redis.asyncio import Redis
 
 from llmedge.limits.reservation import Reservation
-from llmedge.limits.scripts import Script, script_text
+from llmedge.limits.scripts import script_text
 from llmedge.limits.stats import stats_key
+from llmedge.luascript import LuaScript
 
 
 class SettleScript:
     def __init__(self, redis: Redis, prefix: str) -> None:
-        self._script = Script(redis, script_text("settle.lua"))
+        self._redis = redis
+        self._script = LuaScript(script_text("settle.lua"))
         self._stats = stats_key(prefix)
 
     async def run(self, reservation: Reservation, *, actual_tokens: int, now_ms: int) -> bool:
@@ -33,4 +35,4 @@ class SettleScript:
             reservation.token_interval_ms,
             reservation.token_refill,
         ]
-        return await self._script(keys, [str(arg) for arg in args]) == 1
+        return await self._script.run(self._redis, keys, [str(arg) for arg in args]) == 1
