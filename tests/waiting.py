@@ -11,7 +11,11 @@ T = TypeVar("T")
 
 
 async def wait_for(
-    probe: Callable[[], Awaitable[T]], *, until: Callable[[T], bool], timeout: float = 10.0, every: float = 0.02
+    probe: Callable[[], Awaitable[T]],
+    *,
+    until: Callable[[T], bool],
+    timeout: float = 10.0,
+    every: float = 0.02,
 ) -> T:
     """Call `probe` until `until(result)` holds; fail with the last result once `timeout` passes."""
     deadline = time.monotonic() + timeout
