@@ -17,11 +17,12 @@ from starlette.responses import Response
 from llmedge import __version__
 from llmedge.gateway import Gateway
 from llmedge.http.callback import CallbackBody
+from llmedge.http.report import FalseHitReport
 from llmedge.http.responses import ServerTiming, json_response
 from llmedge.schemas import DoneResponse, ErrorResponse, FailedResponse, GenerateRequest, PendingResponse
 from llmedge.stats_report import summarize
 
-_REQUEST_MODELS: list[type[BaseModel]] = [GenerateRequest, CallbackBody]
+_REQUEST_MODELS: list[type[BaseModel]] = [GenerateRequest, CallbackBody, FalseHitReport]
 _RESPONSE_MODELS: list[type[BaseModel]] = [DoneResponse, PendingResponse, FailedResponse, ErrorResponse]
 _REF = "#/components/schemas/{model}"
 
@@ -133,6 +134,26 @@ _CALLBACK = {
     }
 }
 
+_REPORT = {
+    "post": {
+        "operationId": "report",
+        "summary": "Report a wrong semantic hit: its cache entry is evicted",
+        "security": [{"apiKey": []}, {}],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(FalseHitReport)}}},
+        "responses": {
+            "200": _json(
+                {
+                    "type": "object",
+                    "properties": {"evicted": {"type": "boolean"}, "entry_id": {"type": "string"}},
+                },
+                "Whether an entry was evicted",
+            ),
+            "401": _error("Bad or revoked API key"),
+            "422": _error("Not an entry id"),
+        },
+    }
+}
+
 
 def _stats_path() -> dict[str, Any]:
     example = summarize({}, {}, {})
@@ -167,6 +188,7 @@ def openapi_document() -> dict[str, Any]:
             "/api/generate": _GENERATE,
             "/api/result": _RESULT,
             "/api/callback": _CALLBACK,
+            "/api/report": _REPORT,
             "/api/stats": _stats_path(),
             "/api/openapi.json": {
                 "get": {
