@@ -36,8 +36,8 @@ def default_backoff_s(retry_number: int) -> float:
 def next_retry_delay_s(
     *, retried: int, retry_delay: str | None, response_headers: Headers, now_s: float
 ) -> float:
-    """Seconds to wait before the next attempt of a message that has had `retried` attempts already
-    (so `retried` also counts this failed one, minus one: the coming retry is number `retried + 1`)."""
+    """Seconds to wait after a failed attempt that carried `Upstash-Retried: <retried>` (0 for the first
+    attempt): the coming retry is number `retried + 1`, and the expression sees `retried`."""
     asked = destination_retry_after_s(response_headers, now_s)
     if asked is not None:
         return asked

@@ -15,11 +15,13 @@ import base64
 import json
 from typing import Any
 
-from llmedge.devstack.broker.records import CallbackConfig, Message, MessageKind, Response
+from llmedge.devstack.broker.records import CallbackConfig, DestinationResponse, Message, MessageKind
 from llmedge.devstack.broker.store import now_ms
 
 
-def callback_body(source: Message, response: Response, *, dlq_id: str | None = None) -> dict[str, Any]:
+def callback_body(
+    source: Message, response: DestinationResponse, *, dlq_id: str | None = None
+) -> dict[str, Any]:
     """The JSON a (failure) callback receives about one attempt of `source`."""
     body: dict[str, Any] = {
         "status": response.status,
@@ -45,7 +47,7 @@ def callback_body(source: Message, response: Response, *, dlq_id: str | None = N
 def callback_message(
     message_id: str,
     source: Message,
-    response: Response,
+    response: DestinationResponse,
     config: CallbackConfig,
     *,
     kind: MessageKind,

@@ -11,7 +11,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from llmedge.devstack.broker.records import DeadLetter, Message, Response
+from llmedge.devstack.broker.records import DeadLetter, DestinationResponse, Message
 from llmedge.devstack.broker.store import now_ms
 
 MAX_PAGE = 100  # openapi: count ≤ 100, default 100
@@ -27,7 +27,7 @@ class DeadLetters:
     def _key(self, dlq_id: str) -> str:
         return f"{self._prefix}dlq:{dlq_id}"
 
-    async def add(self, message: Message, response: Response) -> DeadLetter:
+    async def add(self, message: Message, response: DestinationResponse) -> DeadLetter:
         failed_at = now_ms()
         sequence = await self._redis.incr(f"{self._prefix}dlq-sequence")
         letter = DeadLetter(

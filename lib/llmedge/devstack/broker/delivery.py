@@ -27,7 +27,7 @@ from llmedge.devstack.broker.events import EventLog
 from llmedge.devstack.broker.flow_control import FlowGates
 from llmedge.devstack.broker.headers import canonical_header
 from llmedge.devstack.broker.publishing import Publisher, new_message_id
-from llmedge.devstack.broker.records import Headers, Message, Response
+from llmedge.devstack.broker.records import CallbackConfig, DestinationResponse, Headers, Message, MessageKind
 from llmedge.devstack.broker.signing import SigningKeys, sign
 from llmedge.devstack.broker.store import MessageStore, now_ms
 
@@ -154,12 +154,7 @@ class DeliveryLoop:
         response = await self._send(message)
         callbacks: list[Message] = []
         if message.callback is not None:
-            delay = self._publisher.delay_ms(message.callback.delay_s)
-            callbacks.append(
-                callback_message(
-                    new_message_id(), message, response, message.callback, kind="callback", delay_ms=delay
-                )
-            )
+            callbacks.append(self._callback(message, response, message.callback, kind="callback"))
         outcome = _response_details(response)
         if 200 <= response.status < 300:
             await self._store.remove(message)
@@ -169,15 +164,12 @@ class DeliveryLoop:
             await self._store.remove(message)
             await self._events.record(message, "FAILED", dlqId=letter.dlq_id, **outcome)
             if message.failure_callback is not None:
-                delay = self._publisher.delay_ms(message.failure_callback.delay_s)
                 callbacks.append(
-                    callback_message(
-                        new_message_id(),
+                    self._callback(
                         message,
                         response,
                         message.failure_callback,
                         kind="failure-callback",
-                        delay_ms=delay,
                         dlq_id=letter.dlq_id,
                     )
                 )
@@ -196,7 +188,21 @@ class DeliveryLoop:
         for callback in callbacks:
             await self._publisher.add(callback)
 
-    async def _send(self, message: Message) -> Response:
+    def _callback(
+        self,
+        message: Message,
+        response: DestinationResponse,
+        config: CallbackConfig,
+        *,
+        kind: MessageKind,
+        dlq_id: str | None = None,
+    ) -> Message:
+        delay_ms = self._publisher.delay_ms(config.delay_s)
+        return callback_message(
+            new_message_id(), message, response, config, kind=kind, delay_ms=delay_ms, dlq_id=dlq_id
+        )
+
+    async def _send(self, message: Message) -> DestinationResponse:
         """One HTTP request to the destination; any failure to get an answer is status 0."""
         if self.http is None:
             raise RuntimeError("the broker is not started")
@@ -220,13 +226,13 @@ class DeliveryLoop:
                 finally:
                     await reply.aclose()
         except TimeoutError:
-            return Response(status=0, error=f"timed out after {timeout_s:g}s")
+            return DestinationResponse(status=0, error=f"timed out after {timeout_s:g}s")
         except Exception as error:  # refused, reset, bad URL, TLS, …: the destination did not answer
-            return Response(status=0, error=f"{type(error).__name__}: {error}")
+            return DestinationResponse(status=0, error=f"{type(error).__name__}: {error}")
         response_headers: Headers = {}
         for name, value in reply.headers.multi_items():
             response_headers.setdefault(canonical_header(name), []).append(value)
-        return Response(
+        return DestinationResponse(
             status=reply.status_code,
             headers=response_headers,
             body_b64=base64.b64encode(received).decode("ascii"),
@@ -244,13 +250,13 @@ class DeliveryLoop:
         return b"".join(chunks)[: self._max_response_bytes]
 
 
-def _non_retryable(response: Response) -> bool:
+def _non_retryable(response: DestinationResponse) -> bool:
     values = {name.lower(): values for name, values in response.headers.items()}
     flagged = [value.strip().lower() for value in values.get("upstash-nonretryable-error", [])]
     return response.status == NON_RETRYABLE_STATUS and "true" in flagged
 
 
-def _response_details(response: Response) -> dict[str, object]:
+def _response_details(response: DestinationResponse) -> dict[str, object]:
     return {
         "responseStatus": response.status,
         "responseHeader": response.headers,

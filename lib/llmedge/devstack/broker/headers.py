@@ -168,7 +168,7 @@ def _optional_int(values: dict[str, str], name: str, maximum: int | None, *, sho
     raw = raw.strip()
     if not raw.isdigit() or (maximum is not None and int(raw) > maximum):
         bound = f" between 0 and {maximum}" if maximum is not None else ""
-        raise BadRequest(f"{shown or _title(name)} must be an integer{bound}")
+        raise BadRequest(f"{shown or canonical_header(name)} must be an integer{bound}")
     return int(raw)
 
 
@@ -208,9 +208,5 @@ def _boolean(values: dict[str, str], name: str) -> bool:
     # The Python SDK sends str(bool): "True"/"False" (qstash 3.4.0 `prepare_headers`).
     lowered = raw.strip().lower()
     if lowered not in {"true", "false"}:
-        raise BadRequest(f"{_title(name)} must be true or false")
+        raise BadRequest(f"{canonical_header(name)} must be true or false")
     return lowered == "true"
-
-
-def _title(name: str) -> str:
-    return canonical_header(name)

@@ -100,7 +100,7 @@ class Message(BaseModel):
         return view
 
 
-class Response(BaseModel):
+class DestinationResponse(BaseModel):
     """What the destination answered to one attempt (status 0: no answer — refused, timed out)."""
 
     status: int
@@ -118,7 +118,7 @@ class DeadLetter(BaseModel):
 
     dlq_id: str
     message: Message
-    response: Response
+    response: DestinationResponse
     failed_at_ms: int
 
     def view(self) -> dict[str, Any]:
