@@ -45,6 +45,10 @@ TEST_LIMITS = {
         }
     ),
     "LLMEDGE_GLOBAL_LIMIT": "100000/1m",
+    # The shared stack serves many tests at once on two loaded cores; an admission slower than the 1 s
+    # default budget would fail open by policy and make a limit test pass or fail by machine speed. The
+    # fail policies are tested on their own, with stores made slow or stopped on purpose.
+    "LLMEDGE_LIMITS_TIMEOUT_MS": "10000",
 }
 # API keys of the tiny tier (two requests a minute), one tenant per test that wants to be refused.
 TINY_TIER_KEYS = {
