@@ -11,7 +11,6 @@ them alike; medians and p99 are printed with each client's ratio to the direct c
 from __future__ import annotations
 
 import asyncio
-import statistics
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -21,6 +20,7 @@ import redis
 from upstash_redis import Redis
 from upstash_redis.asyncio import Redis as AsyncRedis
 
+from llmedge.bench.report import print_timings
 from llmedge.devstack.redis_server import RedisServer
 from llmedge.devstack.rest_background import bridge_in_child
 
@@ -71,15 +71,8 @@ async def _measure(direct: redis.Redis, bridge_url: str, samples: int, warmup: i
 
 
 def _report(timings: dict[str, list[float]], samples: int) -> None:
-    direct_p50 = statistics.median(next(iter(timings.values())))
-    print(
-        f"Upstash REST bridge vs direct Redis: GET of a {len(_VALUE)}-byte value, {samples} interleaved samples"
-    )
-    print(f"{'client':34} {'p50 ms':>8} {'p99 ms':>8} {'p50 / direct':>13}")
-    for name, values in timings.items():
-        p50 = statistics.median(values)
-        p99 = statistics.quantiles(values, n=100)[98]
-        print(f"{name:34} {p50:8.3f} {p99:8.3f} {p50 / direct_p50:12.1f}x")
+    title = f"Upstash REST bridge vs direct Redis: GET of a {len(_VALUE)}-byte value, {samples} interleaved samples"
+    print_timings(title, timings, baseline=next(iter(timings)), column="client")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ and each median as a multiple of the direct POST's.
 from __future__ import annotations
 
 import contextlib
-import statistics
 import sys
 import threading
 import time
@@ -26,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
+from llmedge.bench.report import print_timings
 from llmedge.devstack.broker import QStashBroker
 from llmedge.devstack.redis_server import RedisServer
 from llmedge.devstack.rest_background import serve_in_background
@@ -128,13 +128,8 @@ def _measure(
 
 
 def _report(timings: dict[str, list[float]], samples: int) -> None:
-    direct_p50 = statistics.median(timings["direct POST → arrival"])
-    print(f"QStash broker vs a direct POST to the same destination, {samples} interleaved samples")
-    print(f"{'path':32} {'p50 ms':>8} {'p99 ms':>8} {'p50 / direct':>13}")
-    for label, values in timings.items():
-        p50 = statistics.median(values)
-        p99 = statistics.quantiles(values, n=100)[98]
-        print(f"{label:32} {p50:8.3f} {p99:8.3f} {p50 / direct_p50:12.1f}x")
+    title = f"QStash broker vs a direct POST to the same destination, {samples} interleaved samples"
+    print_timings(title, timings, baseline="direct POST → arrival", column="path")
 
 
 if __name__ == "__main__":

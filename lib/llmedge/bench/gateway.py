@@ -30,6 +30,7 @@ import httpx
 
 from llmedge.bench.counting import CountingAsyncTransport, CountingTransport, UpstashTally
 from llmedge.bench.naive import cache_key as naive_cache_key
+from llmedge.bench.report import print_timings
 from llmedge.devstack.process import StackProcess, child_environment, dev_stack, free_port
 
 REPO = Path(__file__).resolve().parents[3]
@@ -222,11 +223,6 @@ def _server_timing(header: str) -> dict[str, float]:
     return {name: float(duration) for name, _, duration in phases}
 
 
-def _percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
 def _report(
     latencies: dict[str, list[float]],
     counts: dict[str, tuple[int, int]],
@@ -235,11 +231,9 @@ def _report(
     samples: int,
 ) -> None:
     floor, hit, naive, own = (statistics.median(v) for v in latencies.values())
-    print(f"\nGateway hit path — {samples} interleaved samples each (ms)")
-    print(f"{'probe':<36}{'p50':>8}{'p99':>8}{'p50 / floor':>13}")
-    for name, values in latencies.items():
-        p50 = statistics.median(values)
-        print(f"{name:<36}{p50:>8.2f}{_percentile(values, 0.99):>8.2f}{p50 / floor:>12.2f}x")
+    print()
+    title = f"Gateway hit path — {samples} interleaved samples each"
+    print_timings(title, latencies, baseline="floor: 1 bridge round trip")
     print(
         f"end-to-end overhead beyond the floor (includes the client→gateway hop), p50: {hit - floor:.2f} ms"
     )

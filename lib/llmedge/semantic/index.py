@@ -17,13 +17,10 @@ number of entries: a scope above `scan_limit` entries is read through its LSH bu
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING, Any
-
-from upstash_redis.errors import UpstashError
 
 from llmedge.semantic.vectors import HyperplaneLSH, encode
 
@@ -31,6 +28,8 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
     from upstash_redis.asyncio import Redis
+
+from llmedge.luascript import LuaScript
 
 # Short ids are 19-digit integers (random in [2**61, 2**62)): Redis keeps small sets of integers as
 # intsets, 8 bytes a member instead of ~70, which is most of an entry's memory (16 LSH buckets each).
@@ -53,25 +52,13 @@ class SearchResult:
     scored: int  # how many stored vectors the script compared
 
 
-class _Script:
-    """A Lua script run by SHA, sent in full only when the server does not know it yet."""
-
-    def __init__(self, filename: str) -> None:
-        self.source = resources.files("llmedge.semantic").joinpath("lua", filename).read_text()
-        self.sha = hashlib.sha1(self.source.encode()).hexdigest()
-
-    async def __call__(self, redis: Redis, keys: list[str], args: list[Any]) -> Any:
-        try:
-            return await redis.evalsha(self.sha, keys, args)
-        except UpstashError as error:
-            if "NOSCRIPT" not in str(error):
-                raise
-            return await redis.eval(self.source, keys, args)
+def _script(filename: str) -> LuaScript:
+    return LuaScript(resources.files("llmedge.semantic").joinpath("lua", filename).read_text())
 
 
-_LOOKUP = _Script("lookup.lua")
-_STORE = _Script("store.lua")
-_REMOVE = _Script("remove.lua")
+_LOOKUP = _script("lookup.lua")
+_STORE = _script("store.lua")
+_REMOVE = _script("remove.lua")
 
 
 def split_entry_id(entry_id: str) -> tuple[str, str]:
@@ -129,7 +116,7 @@ class SemanticIndex:
         entry_id, keys, args = self._store_command(
             scope, vector, text, payload, ttl_ms, namespace, model, created_ms
         )
-        await _STORE(self.redis, keys, args)
+        await _STORE.run(self.redis, keys, args)
         return entry_id
 
     async def add_many(
@@ -202,7 +189,7 @@ class SemanticIndex:
             self.candidate_budget,
             *self.lsh.probes(vector, self.max_flips),
         ]
-        reply = await _LOOKUP(self.redis, [f"{scope_prefix}all"], args)
+        reply = await _LOOKUP.run(self.redis, [f"{scope_prefix}all"], args)
         scored, payload, rest = int(reply[0]), reply[1], reply[2:]
         candidates = [
             Candidate(f"{rest[i]}.{scope}", float(rest[i + 1]), rest[i + 2], int(rest[i + 3]))
@@ -221,7 +208,7 @@ class SemanticIndex:
         removed = 0
         for start in range(0, len(entry_ids), _PURGE_BATCH):
             batch = entry_ids[start : start + _PURGE_BATCH]
-            removed += int(await _REMOVE(self.redis, [], [self.base, listed_in, *batch]))
+            removed += int(await _REMOVE.run(self.redis, [], [self.base, listed_in, *batch]))
         return removed
 
     async def purge(self, namespace: str | None = None, model: str | None = None) -> int:

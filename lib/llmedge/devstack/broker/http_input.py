@@ -8,21 +8,16 @@ from typing import Any
 from starlette.requests import Request
 
 from llmedge.devstack.broker.errors import BadRequest, PayloadTooLarge
+from llmedge.errors import PayloadTooLarge as GatewayPayloadTooLarge
+from llmedge.http.body import read_body as read_limited
 
 
 async def read_body(request: Request, limit: int) -> bytes:
     """The whole body, or 413 as soon as it is known to exceed `limit` (declared or streamed)."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"request body over {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"request body over {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    try:
+        return await read_limited(request, limit)
+    except GatewayPayloadTooLarge:
+        raise PayloadTooLarge(f"request body over {limit} bytes") from None
 
 
 def parse_json(body: bytes) -> Any:
