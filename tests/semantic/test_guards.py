@@ -124,3 +124,16 @@ def test_word_matching_rules() -> None:
     assert are_opposites("freeze", "unfreeze") and are_opposites("import", "export")
     assert not lexical_match("increas", "increase", "decreas", "decrease")
     assert lexical_match("congrat", "congrats", "congratulation", "congratulations")  # an abbreviation
+
+
+@pytest.mark.parametrize(
+    ("stored", "query"),
+    [
+        ("what is 1234567 + 1", "what is 1234568 + 1"),
+        ("order 1763904712345678901 status", "order 1763904712399999999 status"),
+        ("is 0.1234567 bigger than 0.1", "is 0.1234568 bigger than 0.1"),
+    ],
+)
+def test_numbers_differing_past_six_digits_are_still_different(stored: str, query: str) -> None:
+    # A regression: numbers were compared after `:g` formatting, which keeps 6 significant digits.
+    assert NearMissGuard().veto(stored, query) == "number"

@@ -7,23 +7,33 @@ from dataclasses import dataclass
 
 import httpx
 
+_STATS_COMMANDS = frozenset({"HSETNX", "HINCRBY"})
+
 
 @dataclass
 class UpstashTally:
+    """Round trips and commands on the critical path; the stats recorder's after-the-response pipelines
+    (HSETNX/HINCRBY on the stats hash) are counted apart, as `background`."""
+
     requests: int = 0
     commands: int = 0
+    background: int = 0
 
     def add(self, request: httpx.Request) -> None:
         if "/redis" not in request.url.path:
             return
         body = json.loads(request.content or b"[]")
+        commands = body if body and isinstance(body[0], list) else [body]
+        if all(str(command[0]).upper() in _STATS_COMMANDS for command in commands):
+            self.background += 1
+            return
         self.requests += 1
         # A pipeline or transaction is a list of commands; Upstash bills each one.
-        self.commands += len(body) if body and isinstance(body[0], list) else 1
+        self.commands += len(commands)
 
     def reset(self) -> tuple[int, int]:
         counted = (self.requests, self.commands)
-        self.requests = self.commands = 0
+        self.requests = self.commands = self.background = 0
         return counted
 
 

@@ -10,6 +10,7 @@ import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import lru_cache
 
 from llmedge.semantic.lexicon import (
@@ -122,11 +123,16 @@ def is_filler(word: str) -> bool:
     return word in STOPWORDS or word in FRAMING_WORDS or word in NEGATIONS or word in NUMBER_WORDS
 
 
+def canonical_number(value: str | float | Decimal) -> str:
+    """Every digit kept ("1.50" and "1.5" agree; 1234567 and 1234568 do not — `:g` would merge them)."""
+    return format(Decimal(str(value)).normalize(), "f")
+
+
 def number_value(token: str) -> str | None:
     if _NUMBER.fullmatch(token):
-        return token if "/" in token else f"{float(token.replace(',', '')):g}"
+        return token if "/" in token else canonical_number(token.replace(",", ""))
     if token in NUMBER_WORDS:
-        return f"{NUMBER_WORDS[token]:g}"
+        return canonical_number(NUMBER_WORDS[token])
     return None
 
 
@@ -140,7 +146,7 @@ def _tokens(lowered: str) -> list[str]:
             continue
         number, suffix = glued.groups()
         if suffix in _MAGNITUDES:
-            tokens.append(f"{float(number) * _MAGNITUDES[suffix]:g}")
+            tokens.append(canonical_number(Decimal(number) * Decimal(_MAGNITUDES[suffix])))
         elif suffix in _ORDINAL_SUFFIXES:
             tokens.append(number)
         else:
