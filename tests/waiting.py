@@ -40,3 +40,22 @@ def wait_for_sync(
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s; last value: {result!r}")
         time.sleep(every)
+
+
+def seconds_left_in_window(window_s: float) -> float:
+    return window_s - time.time() % window_s
+
+
+def wait_for_room_in_window(window_s: float = 60.0, room_s: float = 15.0) -> None:
+    """Wait until the current fixed window (as the limits count them) has `room_s` seconds left.
+
+    Tests that trip a rate limit need all their requests inside one window: across a boundary the sliding
+    window weights the previous window's count (upstash-ratelimit's approximation), which would admit
+    one request more for up to half a window.
+    """
+    wait_for_sync(
+        lambda: seconds_left_in_window(window_s),
+        until=lambda left: left > room_s,
+        timeout=room_s + 5,
+        every=0.25,
+    )

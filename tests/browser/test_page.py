@@ -10,6 +10,7 @@ from playwright.sync_api import Page, Request, Route, expect
 
 from tests.browser.conftest import screenshot
 from tests.stack_fixture import TINY_TIER_KEYS
+from tests.waiting import wait_for_room_in_window
 
 WAIT_MS = 20_000  # a job crosses broker, simulator and callback on two busy cores
 
@@ -64,13 +65,14 @@ def test_model_output_is_shown_as_text_never_as_html(page: Page) -> None:
 def test_rate_limited_submit_shows_a_countdown_to_the_reset(page: Page) -> None:
     page.get_by_text("API key", exact=True).click()  # opens the <details>
     page.get_by_label("API key (kept in this browser only)").fill(TINY_TIER_KEYS["browser"])
+    wait_for_room_in_window()
     for number in (1, 2):  # the tiny tier allows two requests a minute
         ask(page, unique(f"allowed {number}"))
         expect(page.get_by_role("status")).to_have_text(re.compile(r"^Answered"), timeout=WAIT_MS)
 
     ask(page, unique("one too many"))
     alert = page.get_by_role("alert")
-    expect(alert).to_be_visible()
+    expect(alert).to_be_visible(timeout=WAIT_MS)
     expect(alert.get_by_role("heading")).to_have_text("Rate limit reached")
     expect(alert).to_contain_text("request limit reached: 2 requests per 1m")
     countdown = page.locator("#error-countdown")

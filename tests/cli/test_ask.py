@@ -11,6 +11,7 @@ import pytest
 from tests.cli.conftest import Cli, assert_one_line_error, nothing_listening, run_subprocess
 from tests.e2e.flow import unique
 from tests.stack_fixture import TINY_TIER_KEYS
+from tests.waiting import wait_for_room_in_window
 
 
 def simulator_calls(base_url: str, contains: str) -> int:
@@ -79,6 +80,7 @@ def test_bad_key_is_one_line(stack) -> None:  # type: ignore[no-untyped-def]
 
 def test_rate_limited_is_one_line_with_the_wait(stack, cli: Cli) -> None:  # type: ignore[no-untyped-def]
     key = TINY_TIER_KEYS["ask"]
+    wait_for_room_in_window()
     for number in (1, 2):
         assert cli("ask", unique(f"allowed {number}"), "--url", stack.base_url, "--key", key).code == 0
     ran = cli("ask", unique("refused"), "--url", stack.base_url, "--key", key)

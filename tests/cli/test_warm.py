@@ -11,6 +11,7 @@ import httpx
 from tests.cli.conftest import Cli, assert_one_line_error, nothing_listening
 from tests.e2e.flow import chat, unique
 from tests.stack_fixture import TINY_TIER_KEYS
+from tests.waiting import wait_for_room_in_window
 
 
 def write_jsonl(path: Path, bodies: list[Any], blank_lines: bool = False) -> Path:
@@ -57,6 +58,7 @@ def test_rate_limited_lines_are_counted_as_failed_when_retries_run_out(
 ) -> None:  # type: ignore[no-untyped-def]
     marker = unique("tiny warm")
     path = write_jsonl(tmp_path / "tiny.jsonl", [chat(f"{marker} {i}") for i in range(3)])
+    wait_for_room_in_window()
     ran = cli(
         "warm", str(path), "--url", stack.base_url, "--key", TINY_TIER_KEYS["warm"], "--retries", "0",
         "--concurrency", "1",

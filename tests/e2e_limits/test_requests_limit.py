@@ -12,7 +12,7 @@ from llmedge.limits import read_stats
 from tests.e2e_limits.calls import ADMITTED, burst, chat, describe, final_jobs, marker
 from tests.e2e_limits.tiers import REQUEST_LIMIT, REQUESTS
 from tests.stack_fixture import SimulatorProbe
-from tests.waiting import wait_for
+from tests.waiting import wait_for_room_in_window
 
 WINDOW_S = 60  # the tier's "50/1m"
 BURST = 200
@@ -23,20 +23,10 @@ def _window_index() -> int:
     return int(time.time()) // WINDOW_S
 
 
-async def _wait_for_room_in_the_window(seconds: float = 15.0) -> None:
-    """Start the burst well inside one window: across a window boundary the sliding window weights the
-    previous window's count (upstash-ratelimit's approximation), and the count would no longer be exact."""
-
-    async def left() -> float:
-        return WINDOW_S - time.time() % WINDOW_S
-
-    await wait_for(left, until=lambda s: s > seconds, timeout=seconds + 5, every=0.25)
-
-
 async def test_200_concurrent_requests_over_four_instances_admit_exactly_the_limit(
     clients: list[httpx.AsyncClient], sim: SimulatorProbe, upstash: Redis
 ) -> None:
-    await _wait_for_room_in_the_window()
+    wait_for_room_in_window(WINDOW_S)
     window = _window_index()
     tag = marker("requests")
     results = await burst(clients, REQUESTS, [chat(f"{tag} question {i:03d}") for i in range(BURST)])
