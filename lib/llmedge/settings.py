@@ -3,147 +3,261 @@
 Upstash and OpenAI variables keep the names their SDKs read; everything of ours has the `LLMEDGE_` prefix.
 A missing or malformed variable raises `ConfigurationError` naming the variable, at cold start rather than
 on the first request that happens to need it.
+
+Plain dataclasses rather than pydantic: every function reads its settings at cold start, and pydantic
+costs ~60 ms of import there (measured with `-X importtime`); /api/result needs nothing else of it.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
-from typing import Any, Literal
-
-from pydantic import (
-    AliasChoices,
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar, cast
 
 from llmedge.errors import ConfigurationError
 
 _MiB = 1024 * 1024
+_DURATION = re.compile(r"^\d+[smhd]$")
+T = TypeVar("T")
+
+CachePartition = Literal["tenant", "shared"]
+Embedder = Literal["wordllama", "minilm", "openai"]
+PriceKind = Literal["input", "output"]
 
 
-class ModelFlowControl(BaseModel):
+@dataclass(frozen=True)
+class ModelFlowControl:
     """QStash flow control for one model: a burst waits in QStash instead of meeting the provider's 429."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    parallelism: int | None = Field(default=None, ge=1)
-    rate: int | None = Field(default=None, ge=1)
-    period: str = Field(default="1s", pattern=r"^\d+[smhd]$")
+    parallelism: int | None = None
+    rate: int | None = None
+    period: str = "1s"
 
 
-class Settings(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
-
+@dataclass(frozen=True)
+class Settings:
     # Upstash Redis REST (names as upstash_redis.Redis.from_env reads them).
-    redis_url: str = Field(validation_alias="UPSTASH_REDIS_REST_URL")
-    redis_token: str = Field(validation_alias="UPSTASH_REDIS_REST_TOKEN", min_length=1)
+    redis_url: str
+    redis_token: str
     # QStash (names as the Upstash docs and the JS SDK use them; the Python SDK reads only QSTASH_URL).
-    qstash_url: str = Field(default="https://qstash.upstash.io", validation_alias="QSTASH_URL")
-    qstash_token: str = Field(validation_alias="QSTASH_TOKEN", min_length=1)
-    qstash_current_signing_key: str = Field(validation_alias="QSTASH_CURRENT_SIGNING_KEY", min_length=1)
-    qstash_next_signing_key: str = Field(validation_alias="QSTASH_NEXT_SIGNING_KEY", min_length=1)
-    # The model API: any OpenAI-compatible server.
-    openai_base_url: str = Field(default="https://api.openai.com/v1", validation_alias="OPENAI_BASE_URL")
-    openai_api_key: str | None = Field(default=None, validation_alias="OPENAI_API_KEY")
+    qstash_token: str
+    qstash_current_signing_key: str
+    qstash_next_signing_key: str
     # Where QStash calls back; callback signatures are checked against this exact URL.
-    public_url: str = Field(validation_alias="LLMEDGE_PUBLIC_URL")
+    public_url: str
+    qstash_url: str = "https://qstash.upstash.io"
+    # The model API: any OpenAI-compatible server.
+    openai_base_url: str = "https://api.openai.com/v1"
+    openai_api_key: str | None = None
 
-    cache_ttl: int = Field(default=86_400, ge=1, validation_alias="LLMEDGE_CACHE_TTL")
-    max_cache_ttl: int = Field(default=30 * 86_400, ge=1, validation_alias="LLMEDGE_MAX_CACHE_TTL")
-    job_ttl: int = Field(default=86_400, ge=60, validation_alias="LLMEDGE_JOB_TTL")
-    max_body_bytes: int = Field(default=_MiB, ge=1024, validation_alias="LLMEDGE_MAX_BODY_BYTES")
-    cache_partition: Literal["tenant", "shared"] = Field(
-        default="tenant", validation_alias="LLMEDGE_CACHE_PARTITION"
-    )
-    key_version: str = Field(
-        default="1", pattern=r"^[A-Za-z0-9]{1,16}$", validation_alias="LLMEDGE_KEY_VERSION"
-    )
-    qstash_retries: int = Field(default=3, ge=0, le=20, validation_alias="LLMEDGE_QSTASH_RETRIES")
-    upstream_timeout: str = Field(
-        default="15m", pattern=r"^\d+[smh]$", validation_alias="LLMEDGE_UPSTREAM_TIMEOUT"
-    )
+    cache_ttl: int = 86_400
+    max_cache_ttl: int = 30 * 86_400
+    job_ttl: int = 86_400
+    max_body_bytes: int = _MiB
+    cache_partition: CachePartition = "tenant"
+    key_version: str = "1"
+    qstash_retries: int = 3
+    upstream_timeout: str = "15m"
     # How long identical requests keep sharing one in-flight job; past it a crashed job no longer blocks.
-    lease_ttl: int = Field(default=900, ge=5, validation_alias="LLMEDGE_LEASE_TTL")
+    lease_ttl: int = 900
     # Budget for one Redis round trip before the request degrades (X-Cache: BYPASS or 503).
-    redis_timeout: float = Field(default=2.0, gt=0, validation_alias="LLMEDGE_REDIS_TIMEOUT")
+    redis_timeout: float = 2.0
     # Redis unreachable: call the model directly for at most this long (0: answer 503 instead).
-    bypass_timeout: float = Field(default=8.0, ge=0, validation_alias="LLMEDGE_BYPASS_TIMEOUT")
-    flow_control: dict[str, ModelFlowControl] = Field(
-        default_factory=dict, validation_alias="LLMEDGE_FLOW_CONTROL"
-    )
-    semantic_cache: bool = Field(default=True, validation_alias="LLMEDGE_SEMANTIC_CACHE")
-    semantic_threshold: float | None = Field(
-        default=None, gt=0, le=1, validation_alias="LLMEDGE_SEMANTIC_THRESHOLD"
-    )
-    embedder: Literal["wordllama", "minilm", "openai"] = Field(
-        default="wordllama", validation_alias="LLMEDGE_EMBEDDER"
-    )
-    embedding_model: str = Field(default="text-embedding-3-small", validation_alias="LLMEDGE_EMBEDDING_MODEL")
-    admin_key: str | None = Field(default=None, min_length=16, validation_alias="LLMEDGE_ADMIN_KEY")
+    bypass_timeout: float = 8.0
+    flow_control: dict[str, ModelFlowControl] = field(default_factory=dict)
+    semantic_cache: bool = True
+    semantic_threshold: float | None = None
+    embedder: Embedder = "wordllama"
+    embedding_model: str = "text-embedding-3-small"
+    admin_key: str | None = None
     # USD per million tokens, by model: {"gpt-4o-mini": {"input": 0.15, "output": 0.6}}.
-    prices: dict[str, dict[Literal["input", "output"], float]] = Field(
-        default_factory=dict, validation_alias="LLMEDGE_PRICES"
-    )
-
-    @model_validator(mode="before")
-    @classmethod
-    def _empty_means_unset(cls, values: Any) -> Any:
-        # Deploy tools write `X=` for an optional variable left blank (serverless.yml `${env:X, ''}`).
-        if isinstance(values, dict):
-            return {key: value for key, value in values.items() if value != ""}
-        return values
-
-    @field_validator("redis_url", "qstash_url", "openai_base_url", "public_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http:// or https:// URL")
-        # A trailing slash would make the SDKs build `//pipeline` and our callback URL differ from the signed one.
-        return value.rstrip("/")
-
-    @field_validator("flow_control", "prices", mode="before")
-    @classmethod
-    def _json_object(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            try:
-                value = json.loads(value) if value.strip() else {}
-            except json.JSONDecodeError as error:
-                raise ValueError(f"must be a JSON object ({error.msg})") from None
-        return value
-
-    @classmethod
-    def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Build and validate the settings; `ConfigurationError` names every bad variable."""
-        environ = os.environ if environ is None else environ
-        try:
-            return cls.model_validate(dict(environ))
-        except ValidationError as error:
-            problems = []
-            for item in error.errors():
-                variable = _variable_name(cls, item["loc"])
-                reason = "is required but not set" if item["type"] == "missing" else item["msg"]
-                problems.append(f"{variable} {reason}")
-            raise ConfigurationError("invalid configuration: " + "; ".join(problems)) from None
+    prices: dict[str, dict[PriceKind, float]] = field(default_factory=dict)
 
     @property
     def callback_url(self) -> str:
         return f"{self.public_url}/api/callback"
 
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build and validate the settings; `ConfigurationError` names every bad variable."""
+        reader = _Reader(os.environ if environ is None else environ)
+        values: dict[str, Any] = {
+            "redis_url": reader.required("UPSTASH_REDIS_REST_URL", _http_url),
+            "redis_token": reader.required("UPSTASH_REDIS_REST_TOKEN", str),
+            "qstash_token": reader.required("QSTASH_TOKEN", str),
+            "qstash_current_signing_key": reader.required("QSTASH_CURRENT_SIGNING_KEY", str),
+            "qstash_next_signing_key": reader.required("QSTASH_NEXT_SIGNING_KEY", str),
+            "public_url": reader.required("LLMEDGE_PUBLIC_URL", _http_url),
+            "qstash_url": reader.optional("QSTASH_URL", _http_url),
+            "openai_base_url": reader.optional("OPENAI_BASE_URL", _http_url),
+            "openai_api_key": reader.optional("OPENAI_API_KEY", str),
+            "cache_ttl": reader.optional("LLMEDGE_CACHE_TTL", _integer(minimum=1)),
+            "max_cache_ttl": reader.optional("LLMEDGE_MAX_CACHE_TTL", _integer(minimum=1)),
+            "job_ttl": reader.optional("LLMEDGE_JOB_TTL", _integer(minimum=60)),
+            "max_body_bytes": reader.optional("LLMEDGE_MAX_BODY_BYTES", _integer(minimum=1024)),
+            "cache_partition": reader.optional("LLMEDGE_CACHE_PARTITION", _one_of("tenant", "shared")),
+            "key_version": reader.optional("LLMEDGE_KEY_VERSION", _matching(r"^[A-Za-z0-9]{1,16}$")),
+            "qstash_retries": reader.optional("LLMEDGE_QSTASH_RETRIES", _integer(minimum=0, maximum=20)),
+            "upstream_timeout": reader.optional("LLMEDGE_UPSTREAM_TIMEOUT", _matching(r"^\d+[smh]$")),
+            "lease_ttl": reader.optional("LLMEDGE_LEASE_TTL", _integer(minimum=5)),
+            "redis_timeout": reader.optional("LLMEDGE_REDIS_TIMEOUT", _number(above=0)),
+            "bypass_timeout": reader.optional("LLMEDGE_BYPASS_TIMEOUT", _number(minimum=0)),
+            "flow_control": reader.optional("LLMEDGE_FLOW_CONTROL", _flow_control),
+            "semantic_cache": reader.optional("LLMEDGE_SEMANTIC_CACHE", _boolean),
+            "semantic_threshold": reader.optional("LLMEDGE_SEMANTIC_THRESHOLD", _number(above=0, maximum=1)),
+            "embedder": reader.optional("LLMEDGE_EMBEDDER", _one_of("wordllama", "minilm", "openai")),
+            "embedding_model": reader.optional("LLMEDGE_EMBEDDING_MODEL", str),
+            "admin_key": reader.optional(
+                "LLMEDGE_ADMIN_KEY", _matching(r"^.{16,}$", "at least 16 characters")
+            ),
+            "prices": reader.optional("LLMEDGE_PRICES", _prices),
+        }
+        if reader.problems:
+            raise ConfigurationError("invalid configuration: " + "; ".join(reader.problems))
+        return cls(**{name: value for name, value in values.items() if value is not None})
 
-def _variable_name(model: type[BaseModel], location: tuple[int | str, ...]) -> str:
-    """Map a pydantic error location back to the environment variable the user has to fix."""
-    head = location[0] if location else ""
-    for name, field in model.model_fields.items():
-        alias = field.validation_alias
-        aliases = alias.choices if isinstance(alias, AliasChoices) else [alias]
-        if head in (name, *aliases):
-            first = aliases[0]
-            suffix = "".join(f"[{part!r}]" for part in location[1:])
-            return f"{first}{suffix}"
-    return str(head)
+
+class _Reader:
+    """Reads variables, collecting every problem so one error names all of them."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        self.problems: list[str] = []
+
+    def optional(self, name: str, parse: Callable[[str], T]) -> T | None:
+        # Deploy tools write `X=` for an optional variable left blank (serverless.yml `${env:X, ''}`).
+        raw = self._environ.get(name, "")
+        if raw == "":
+            return None
+        try:
+            return parse(raw)
+        except ValueError as error:
+            self.problems.append(f"{name} {error}")
+            return None
+
+    def required(self, name: str, parse: Callable[[str], T]) -> T | None:
+        if self._environ.get(name, "") == "":
+            self.problems.append(f"{name} is required but not set")
+            return None
+        return self.optional(name, parse)
+
+
+def _http_url(raw: str) -> str:
+    if not raw.startswith(("http://", "https://")):
+        raise ValueError("must be an http:// or https:// URL")
+    # A trailing slash would make the SDKs build `//pipeline` and our callback URL differ from the signed one.
+    return raw.rstrip("/")
+
+
+def _integer(*, minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValueError(f"must be a whole number, not {raw!r}") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            bound = f"from {minimum} to {maximum}" if maximum is not None else f"at least {minimum}"
+            raise ValueError(f"must be {bound}, not {value}")
+        return value
+
+    return parse
+
+
+def _number(
+    *, minimum: float | None = None, above: float | None = None, maximum: float | None = None
+) -> Callable[[str], float]:
+    def parse(raw: str) -> float:
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ValueError(f"must be a number, not {raw!r}") from None
+        if (minimum is not None and value < minimum) or (above is not None and value <= above):
+            raise ValueError(
+                f"must be {'at least' if minimum is not None else 'above'} {minimum if minimum is not None else above}"
+            )
+        if maximum is not None and value > maximum:
+            raise ValueError(f"must be at most {maximum}")
+        return value
+
+    return parse
+
+
+def _one_of(*choices: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        if raw not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}, not {raw!r}")
+        return raw
+
+    return parse
+
+
+def _matching(pattern: str, meaning: str | None = None) -> Callable[[str], str]:
+    compiled = re.compile(pattern)
+
+    def parse(raw: str) -> str:
+        if not compiled.match(raw):
+            raise ValueError(f"must be {meaning}" if meaning else f"must match {pattern}")
+        return raw
+
+    return parse
+
+
+def _boolean(raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"must be true or false, not {raw!r}")
+
+
+def _json_object(raw: str) -> dict[str, Any]:
+    try:
+        document = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"must be a JSON object ({error.msg})") from None
+    if not isinstance(document, dict):
+        raise ValueError("must be a JSON object")
+    return document
+
+
+def _positive_int_or_none(value: Any, where: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{where} must be a whole number of at least 1")
+    return value
+
+
+def _flow_control(raw: str) -> dict[str, ModelFlowControl]:
+    flows: dict[str, ModelFlowControl] = {}
+    for model, config in _json_object(raw).items():
+        where = f"[{model!r}]"
+        if not isinstance(config, dict) or set(config) - {"parallelism", "rate", "period"}:
+            raise ValueError(f"{where} must be an object with parallelism, rate and/or period")
+        period = config.get("period", "1s")
+        if not isinstance(period, str) or not _DURATION.match(period):
+            raise ValueError(f"{where}['period'] must be a duration like 1s, 10m or 1h")
+        flows[model] = ModelFlowControl(
+            parallelism=_positive_int_or_none(config.get("parallelism"), f"{where}['parallelism']"),
+            rate=_positive_int_or_none(config.get("rate"), f"{where}['rate']"),
+            period=period,
+        )
+    return flows
+
+
+def _prices(raw: str) -> dict[str, dict[PriceKind, float]]:
+    prices: dict[str, dict[PriceKind, float]] = {}
+    for model, entry in _json_object(raw).items():
+        if not isinstance(entry, dict) or not set(entry) <= {"input", "output"}:
+            raise ValueError(
+                f"[{model!r}] must be an object with input and/or output (USD per million tokens)"
+            )
+        for kind, price in entry.items():
+            if isinstance(price, bool) or not isinstance(price, int | float) or price < 0:
+                raise ValueError(f"[{model!r}][{kind!r}] must be a number of at least 0")
+        prices[model] = {kind: float(price) for kind, price in cast(dict[PriceKind, float], entry).items()}
+    return prices
