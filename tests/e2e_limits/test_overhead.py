@@ -20,9 +20,9 @@ from upstash_redis.asyncio import Redis
 
 from llmedge.devstack.process import StackProcess
 from llmedge.devstack.rest_background import serve_in_background
+from llmedge.devstack.rest_proxy import CountingProxy, RoundTrip
 from tests.e2e_limits.calls import chat, final_job, marker, server_timing, submit
 from tests.e2e_limits.cluster import Cluster, start_serve
-from tests.e2e_limits.counting_proxy import CountingProxy, RoundTrip
 from tests.e2e_limits.tiers import ROOMY, TINY
 
 SAMPLES = 50

@@ -14,9 +14,9 @@ import pytest
 
 from llmedge.devstack.process import StackProcess
 from llmedge.devstack.rest_background import serve_in_background
+from llmedge.devstack.rest_proxy import CountingProxy
 from tests.e2e_limits.calls import chat, final_job, marker, submit
 from tests.e2e_limits.cluster import Cluster, start_serve
-from tests.e2e_limits.counting_proxy import CountingProxy
 from tests.e2e_limits.tiers import ROOMY, SLOW_STORE
 
 STORE_DELAY_S = 0.1

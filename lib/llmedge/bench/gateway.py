@@ -31,7 +31,8 @@ import httpx
 from llmedge.bench.counting import CountingAsyncTransport, CountingTransport, UpstashTally
 from llmedge.bench.naive import cache_key as naive_cache_key
 from llmedge.bench.report import print_timings
-from llmedge.devstack.process import StackProcess, child_environment, dev_stack, free_port
+from llmedge.devstack.process import StackProcess, child_environment, dev_stack, free_port, start
+from llmedge.devstack.rest_background import served_in_child
 
 REPO = Path(__file__).resolve().parents[3]
 # The bench is one anonymous caller sending thousands of requests: its limits must not be what it measures.
@@ -42,16 +43,50 @@ BENCH_LIMITS = {
 BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "llmedge bench: a cached question"}]}
 
 
-def run(samples: int = 1000, cold_runs: int = 5) -> None:
-    with tempfile.TemporaryDirectory() as folder, dev_stack(Path(folder), env=BENCH_LIMITS) as stack:
+def run(samples: int = 1000, cold_runs: int = 5, rtts_ms: tuple[float, ...] = (2.0, 5.0)) -> None:
+    with tempfile.TemporaryDirectory() as name, dev_stack(Path(name), env=BENCH_LIMITS) as stack:
+        folder = Path(name)
         env = {**stack.env, **BENCH_LIMITS}
         asyncio.run(_prime(stack.base_url, env))
-        with _naive_server(env, Path(folder)) as naive_url:
+        with _naive_server(env, folder) as naive_url:
             latencies = asyncio.run(_latencies(stack.base_url, naive_url, env, samples))
+        # Loopback has no network: emulate Upstash some ms away with a delaying proxy in front of the
+        # bridge, for a gateway (`llmedge serve`), the baseline and the floor alike.
+        far_latencies = {rtt_ms: _far_latencies(env, folder, rtt_ms, samples // 2) for rtt_ms in rtts_ms}
         counts = asyncio.run(_command_counts(env))
         naive_counts = _naive_command_counts(env)
         cold = {name: _cold_start(name, env, cold_runs) for name in ("generate", "result", "callback")}
     _report(latencies, counts, naive_counts, cold, samples)
+    for rtt_ms, measured in far_latencies.items():
+        _report_far(measured, samples // 2, rtt_ms)
+
+
+def _far_latencies(
+    env: Mapping[str, str], folder: Path, rtt_ms: float, samples: int
+) -> dict[str, list[float]]:
+    target, delay = env["UPSTASH_REDIS_REST_URL"], str(rtt_ms / 1000)
+    with served_in_child("llmedge.devstack.rest_proxy", target, delay) as proxy_url:
+        far = {**env, "UPSTASH_REDIS_REST_URL": proxy_url}
+        with _gateway_server(far, folder) as gateway_url, _naive_server(far, folder) as naive_url:
+            return asyncio.run(_latencies(gateway_url, naive_url, far, samples))
+
+
+@contextmanager
+def _gateway_server(env: Mapping[str, str], folder: Path) -> Iterator[str]:
+    """`llmedge serve` (the three functions alone) on a free port with `env`."""
+    port = free_port()
+    server = start(
+        ["serve", "--port", str(port)],
+        port=port,
+        log_path=folder / "serve.log",
+        cwd=folder,
+        env=child_environment(env),
+        ready_path="/api/openapi.json",
+    )
+    try:
+        yield server.base_url
+    finally:
+        server.stop()
 
 
 async def _prime(base_url: str, env: Mapping[str, str]) -> None:
@@ -256,6 +291,14 @@ def _report(
             f"  api/{name + '.py':<12} import {figures['import_ms']:6.1f}   first response {figures['first_request_ms']:6.1f}"
             "   (target < 250)"
         )
+
+
+def _report_far(latencies: dict[str, list[float]], samples: int, rtt_ms: float) -> None:
+    _, hit, naive, _ = (statistics.median(v) for v in latencies.values())
+    print()
+    title = f"The same, with Upstash {rtt_ms:g} ms away (a delaying proxy in front of the bridge), {samples} samples"
+    print_timings(title, latencies, baseline="floor: 1 bridge round trip")
+    print(f"llmedge hit / baseline hit, p50: {hit / naive:.2f}x (target <= 0.5x)")
 
 
 def main() -> None:

@@ -38,19 +38,26 @@ def serve_in_background(app: ASGIApp, startup_timeout: float = 10.0) -> Iterator
 
 
 @contextlib.contextmanager
-def bridge_in_child(redis_url: str, token: str) -> Iterator[str]:
-    """The bridge served by a child process (`python -m llmedge.devstack.rest_background URL TOKEN`),
-    so that a benchmark's client does not share a GIL with the server it measures; yields its URL."""
-    command = [sys.executable, "-m", "llmedge.devstack.rest_background", redis_url, token]
+def served_in_child(module: str, *args: str) -> Iterator[str]:
+    """Run `python -m module *args`, which serves something and prints its URL; yield that URL.
+
+    A benchmark's client then does not share a GIL with the server it measures. Closing the child's
+    stdin tells it to stop."""
+    command = [sys.executable, "-m", module, *args]
     with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as child:
         assert child.stdout is not None
         url = child.stdout.readline().strip()
         try:
             if not url.startswith("http://"):
-                raise RuntimeError("the bridge process did not start (its error is printed above)")
+                raise RuntimeError(f"`{module}` did not start serving (its error is printed above)")
             yield url
         finally:
-            child.communicate(timeout=10)  # closing its stdin tells it to stop
+            child.communicate(timeout=10)
+
+
+def bridge_in_child(redis_url: str, token: str) -> contextlib.AbstractContextManager[str]:
+    """The Upstash REST bridge in front of `redis_url`, served by a child process."""
+    return served_in_child("llmedge.devstack.rest_background", redis_url, token)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 """A pass-through proxy in front of the Upstash REST bridge that records every round trip it forwards.
 
 Point a gateway's `UPSTASH_REDIS_REST_URL` at it to count the Redis round trips one request costs, and
-which commands they carry, without touching the gateway; with `delay_s` it plays a slow Upstash (every
-round trip answered that much later, correctly).
+which commands they carry, without touching the gateway; with `delay_s` it plays a distant or slow
+Upstash (every round trip answered that much later, correctly). `llmedge bench gateway --rtt-ms N` runs
+it in a child process (`python -m llmedge.devstack.rest_proxy TARGET DELAY_S`) to emulate network
+round trips that loopback does not have.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ class CountingProxy:
         self._delay_s = delay_s
         self.round_trips: list[RoundTrip] = []
         self._client: httpx.AsyncClient | None = None
-        self.app = Starlette(
+        self.app: Starlette = Starlette(
             routes=[Route("/{path:path}", self._forward, methods=["GET", "POST", "PUT", "HEAD"])],
             lifespan=self._lifespan,
         )
@@ -74,3 +76,13 @@ def _commands(body: bytes) -> tuple[tuple[str, ...], tuple[str, ...]]:
     commands = [c for c in (document if document and isinstance(document[0], list) else [document]) if c]
     names = tuple(str(command[0]).upper() for command in commands)
     return names, tuple(str(command[1]) if len(command) > 1 else "" for command in commands)
+
+
+if __name__ == "__main__":
+    import sys
+
+    from llmedge.devstack.rest_background import serve_in_background
+
+    with serve_in_background(CountingProxy(sys.argv[1], delay_s=float(sys.argv[2])).app) as served_url:
+        print(served_url, flush=True)
+        sys.stdin.read()  # serve until the parent closes our stdin
