@@ -33,9 +33,16 @@ class Clients:
         self._transport = transport
         self.redis = Redis(settings.redis_url, settings.redis_token, rest_retries=0, allow_telemetry=False)
         # upstash-redis offers no timeout option; its http client is the only place to set one.
-        self.redis._http._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(settings.redis_timeout), transport=transport
-        )
+        self._configure(self.redis._http, httpx.Timeout(settings.redis_timeout))
+
+    def _configure(self, sdk_http: Any, timeout: httpx.Timeout) -> None:
+        """Set the timeout on the httpx client an SDK made for itself. Each new httpx client loads the CA
+        bundle (~35 ms here), so at cold start the SDK's own client is kept; only a test's transport
+        needs a client of its own."""
+        if self._transport is None:
+            sdk_http._client.timeout = timeout
+        else:
+            sdk_http._client = httpx.AsyncClient(timeout=timeout, transport=self._transport)
 
     @cached_property
     def qstash(self) -> AsyncQStash:
@@ -46,7 +53,7 @@ class Clients:
             retry=_QSTASH_RETRY,  # type: ignore[arg-type]
             base_url=self._settings.qstash_url,
         )
-        client.http._client = httpx.AsyncClient(timeout=_QSTASH_TIMEOUT, transport=self._transport)
+        self._configure(client.http, _QSTASH_TIMEOUT)
         return client
 
     @cached_property
