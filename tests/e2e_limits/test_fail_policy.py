@@ -24,6 +24,7 @@ from tests.e2e_limits.calls import chat, marker
 from tests.e2e_limits.cluster import cluster
 from tests.e2e_limits.tiers import REQUESTS, SLOTS, TINY, TOKENS, Key
 from tests.stack_fixture import SimulatorProbe
+from tests.waiting import wait_for_room_in_window
 
 ALL_OPEN = json.dumps(dict.fromkeys(LIMIT_NAMES, "open"))
 ALL_CLOSED = json.dumps(dict.fromkeys(LIMIT_NAMES, "closed"))
@@ -49,7 +50,9 @@ def outage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outage]:
         ) as running,
     ):
         gateways = {"default": running.stack, "open": running.instances[0], "closed": running.instances[1]}
-        # The tiny tier allows 2 requests a minute: the third is refused, and the instance remembers it.
+        # The tiny tier allows 2 requests a minute: the third is refused, and the instance remembers it
+        # until the window ends — so start early in a window, leaving the tests below time to see it.
+        wait_for_room_in_window(60, room_s=45)
         statuses = [
             httpx.post(
                 f"{gateways['open'].base_url}/api/generate", json=chat(marker("tiny")), headers=TINY.headers
@@ -70,6 +73,21 @@ async def sim(outage: Outage) -> AsyncIterator[SimulatorProbe]:
 async def _submit(gateway: StackProcess, key: Key, prompt: str) -> httpx.Response:
     async with httpx.AsyncClient(base_url=gateway.base_url, timeout=15) as client:
         return await client.post("/api/generate", json=chat(prompt), headers=key.headers)
+
+
+# First: the block it checks lasts only until the end of the window the fixture started in.
+async def test_a_caller_already_over_its_request_limit_stays_refused_without_redis(
+    outage: Outage, sim: SimulatorProbe
+) -> None:
+    prompt = marker("blocked")
+    response = await _submit(outage.gateways["open"], TINY, prompt)
+    assert response.status_code == 429, response.text
+    assert "x-ratelimit-status" not in response.headers  # decided by the count it knew, not by a policy
+    assert response.headers["ratelimit-limit"] == "2"
+    assert response.headers["ratelimit-remaining"] == "0"
+    assert int(response.headers["retry-after"]) > 0
+    assert response.json()["error"]["limit"] == "requests"
+    assert await sim.calls(prompt) == []
 
 
 @pytest.mark.parametrize(
@@ -113,17 +131,3 @@ async def test_fail_open_limits_admit_and_the_answer_comes_directly_from_the_mod
     assert prompt in body["result"]["choices"][0]["message"]["content"]
     assert len(await sim.calls(prompt)) == 1
     assert f"failing open for {key.caller_id}" in outage.gateways[gateway].log()
-
-
-async def test_a_caller_already_over_its_request_limit_stays_refused_without_redis(
-    outage: Outage, sim: SimulatorProbe
-) -> None:
-    prompt = marker("blocked")
-    response = await _submit(outage.gateways["open"], TINY, prompt)
-    assert response.status_code == 429, response.text
-    assert "x-ratelimit-status" not in response.headers  # decided by the count it knew, not by a policy
-    assert response.headers["ratelimit-limit"] == "2"
-    assert response.headers["ratelimit-remaining"] == "0"
-    assert int(response.headers["retry-after"]) > 0
-    assert response.json()["error"]["limit"] == "requests"
-    assert await sim.calls(prompt) == []
