@@ -104,13 +104,22 @@ class GenerateRequest(BaseModel):
         return self.params.model_dump(exclude_none=True)
 
 
+# The response models document the API (the OpenAPI document); the handlers build responses directly.
+# defer_build: their validators are compiled when the document is first made, not at every cold start.
+_DOCUMENTATION_ONLY = ConfigDict(defer_build=True)
+
+
 class CacheInfo(BaseModel):
+    model_config = _DOCUMENTATION_ONLY
+
     status: Literal["HIT", "SEMANTIC-HIT"]
     age: int = Field(description="Seconds since the answer was stored.")
     similarity: float | None = None
 
 
 class DoneResponse(BaseModel):
+    model_config = _DOCUMENTATION_ONLY
+
     status: Literal["done"] = "done"
     job_id: str
     result: dict[str, Any] = Field(description="The model API's JSON answer, unchanged.")
@@ -118,6 +127,8 @@ class DoneResponse(BaseModel):
 
 
 class PendingResponse(BaseModel):
+    model_config = _DOCUMENTATION_ONLY
+
     status: Literal["pending", "retrying"] = "pending"
     job_id: str
     result_url: str
@@ -125,19 +136,23 @@ class PendingResponse(BaseModel):
 
 
 class JobError(BaseModel):
+    model_config = _DOCUMENTATION_ONLY
+
     code: str
     message: str
     upstream_status: int | None = None
 
 
 class FailedResponse(BaseModel):
+    model_config = _DOCUMENTATION_ONLY
+
     status: Literal["failed"] = "failed"
     job_id: str
     error: JobError
 
 
 class ErrorDetail(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     code: str
     message: str
@@ -145,4 +160,6 @@ class ErrorDetail(BaseModel):
 
 
 class ErrorResponse(BaseModel):
+    model_config = _DOCUMENTATION_ONLY
+
     error: ErrorDetail
