@@ -84,7 +84,7 @@ async def handle_generate(
         if hit is not None and similar is not None:
             # No model call will be made for this request: give back what admission charged for one.
             await _release(gateway, admission.reservation)
-            # entry_id is what POST /api/cache/report takes to evict a wrong answer.
+            # entry_id is what POST /api/report takes to evict a wrong answer.
             cache_info = {
                 "status": "SEMANTIC-HIT",
                 "age": similar.age,
