@@ -16,12 +16,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from llmedge.errors import ConfigurationError
 from llmedge.limits.apikeys import hash_secret
+from llmedge.limits.envjson import json_object_variable
 from llmedge.limits.policy import FailPolicy, parse_fail_policy
 from llmedge.limits.tiers import DEFAULT_TIERS, Rate, Tier, parse_rate, parse_tiers
 
@@ -116,16 +116,9 @@ def _proxy_hops(raw: str) -> int:
 
 
 def _parse_api_keys(raw: str | None, tiers: Mapping[str, Tier]) -> dict[str, ConfiguredKey]:
-    if raw is None or not raw.strip():
+    document = json_object_variable(raw, "LLMEDGE_API_KEYS", '{"<key>": {"tenant": …, "tier": …}}')
+    if document is None:
         return {}
-    try:
-        document = json.loads(raw)
-    except json.JSONDecodeError as error:
-        raise ConfigurationError(
-            f"LLMEDGE_API_KEYS is not valid JSON ({error.msg} at char {error.pos})"
-        ) from None
-    if not isinstance(document, dict):
-        raise ConfigurationError('LLMEDGE_API_KEYS must be a JSON object {"<key>": {"tenant": …, "tier": …}}')
     keys: dict[str, ConfiguredKey] = {}
     for position, (key, entry) in enumerate(document.items()):
         where = f"LLMEDGE_API_KEYS entry #{position + 1}"  # never echo a secret into an error or a log

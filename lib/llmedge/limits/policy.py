@@ -16,11 +16,11 @@ Override in `LLMEDGE_LIMITS_FAIL_POLICY`, e.g. '{"requests": "closed", "in_fligh
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Literal, get_args
 
 from llmedge.errors import ConfigurationError
+from llmedge.limits.envjson import json_object_variable
 
 LimitName = Literal["requests", "global", "tokens", "in_flight"]
 LIMIT_NAMES: tuple[LimitName, ...] = get_args(LimitName)
@@ -44,14 +44,9 @@ class FailPolicy:
 
 
 def parse_fail_policy(raw: str | None, *, variable: str = "LLMEDGE_LIMITS_FAIL_POLICY") -> FailPolicy:
-    if raw is None or not raw.strip():
+    document = json_object_variable(raw, variable, 'like {"tokens": "closed"}')
+    if document is None:
         return FailPolicy()
-    try:
-        document = json.loads(raw)
-    except json.JSONDecodeError as error:
-        raise ConfigurationError(f"{variable} is not valid JSON ({error.msg} at char {error.pos})") from None
-    if not isinstance(document, dict):
-        raise ConfigurationError(f'{variable} must be a JSON object like {{"tokens": "closed"}}')
     modes: dict[str, FailMode] = {}
     for limit, mode in document.items():
         if limit not in LIMIT_NAMES:

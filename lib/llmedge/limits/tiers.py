@@ -15,13 +15,13 @@ Tiers named in `LLMEDGE_TIERS` replace the defaults of the same name; the others
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from llmedge.errors import ConfigurationError
+from llmedge.limits.envjson import json_object_variable
 
 _UNIT_MS = {"ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)(ms|s|m|h|d)\s*$")
@@ -74,14 +74,9 @@ def parse_rate(text: object, *, field: str) -> Rate:
 def parse_tiers(raw: str | None, *, variable: str = "LLMEDGE_TIERS") -> dict[str, Tier]:
     """The default tiers, with those named in the JSON `raw` replacing their namesakes."""
     tiers = dict(DEFAULT_TIERS)
-    if raw is None or not raw.strip():
+    document = json_object_variable(raw, variable, "of tier name → limits")
+    if document is None:
         return tiers
-    try:
-        document = json.loads(raw)
-    except json.JSONDecodeError as error:
-        raise ConfigurationError(f"{variable} is not valid JSON ({error.msg} at char {error.pos})") from None
-    if not isinstance(document, dict):
-        raise ConfigurationError(f"{variable} must be a JSON object of tier name → limits")
     for name, body in document.items():
         tiers[name] = _parse_tier(name, body, f"{variable}[{name!r}]")
     return tiers
