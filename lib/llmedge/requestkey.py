@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from llmedge.schemas import GenerateRequest
+from llmedge.schemas import Generation
 
 # OpenAI's documented defaults (API reference, "Create chat completion" / "Create image").
 _CHAT_DEFAULTS: dict[str, Any] = {
@@ -71,7 +71,7 @@ def _digest(document: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def canonical_request(request: GenerateRequest) -> dict[str, Any]:
+def canonical_request(request: Generation) -> dict[str, Any]:
     """The request as the model API sees it, with defaults made explicit."""
     defaults = _IMAGE_DEFAULTS if request.kind == "image" else _CHAT_DEFAULTS
     params = _normalise({**defaults, **request.passed_params()})
@@ -83,7 +83,7 @@ def canonical_request(request: GenerateRequest) -> dict[str, Any]:
     return document
 
 
-def build_request_key(request: GenerateRequest, *, partition: str, key_version: str) -> RequestKey:
+def build_request_key(request: Generation, *, partition: str, key_version: str) -> RequestKey:
     document = canonical_request(request)
     envelope = {"v": key_version, "ns": request.cache.namespace, "partition": partition, "request": document}
     digest = _digest(envelope)

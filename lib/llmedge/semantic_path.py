@@ -17,7 +17,7 @@ from upstash_redis.errors import UpstashError
 
 from llmedge.errors import ServiceUnavailable
 from llmedge.requestkey import RequestKey
-from llmedge.schemas import GenerateRequest
+from llmedge.schemas import Generation
 
 if TYPE_CHECKING:
     from llmedge.semantic.cache import SemanticCache, SemanticHit
@@ -27,7 +27,7 @@ log = logging.getLogger("llmedge.semantic")
 _FAILURES = (UpstashError, httpx.HTTPError, ServiceUnavailable, ValueError)
 
 
-def semantic_plan(generate: GenerateRequest, key: RequestKey) -> dict[str, Any] | None:
+def semantic_plan(generate: Generation, key: RequestKey) -> dict[str, Any] | None:
     """What the callback needs to store this answer semantically, or None if it never can be."""
     if key.scope is None or key.semantic_text is None:
         return None
@@ -39,7 +39,7 @@ def semantic_plan(generate: GenerateRequest, key: RequestKey) -> dict[str, Any] 
     }
 
 
-async def lookup(cache: SemanticCache, generate: GenerateRequest, key: RequestKey) -> SemanticHit | None:
+async def lookup(cache: SemanticCache, generate: Generation, key: RequestKey) -> SemanticHit | None:
     if key.scope is None or key.semantic_text is None or not generate.cache.semantic:
         return None
     try:

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from llmedge.schemas import GenerateRequest
+from llmedge.schemas import Generation
 
 # finish_reason values of a complete answer; "length" (truncated) and "content_filter" are never cached.
 _COMPLETE_FINISH_REASONS = {"stop", "tool_calls", "function_call", "end_turn"}
@@ -20,7 +20,7 @@ class UpstreamCall:
     body: dict[str, Any]
 
 
-def build_call(request: GenerateRequest, base_url: str) -> UpstreamCall:
+def build_call(request: Generation, base_url: str) -> UpstreamCall:
     if request.kind == "image":
         body = {"model": request.model, "prompt": request.prompt, **request.passed_params()}
         return UpstreamCall(url=f"{base_url}/images/generations", body=body)

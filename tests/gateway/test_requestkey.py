@@ -4,11 +4,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from llmedge.requestkey import build_request_key
-from llmedge.schemas import GenerateRequest
+from llmedge.schemas import Generation
 
 
 def key_of(document: dict, partition: str = "tenant-a", version: str = "1") -> str:
-    request = GenerateRequest.model_validate(document)
+    request = Generation.parse(document)
     return build_request_key(request, partition=partition, key_version=version).cache_key
 
 
@@ -78,7 +78,7 @@ def test_key_order_never_matters(params: dict) -> None:
 
 def test_semantic_scope_ignores_only_the_last_user_message() -> None:
     def scope(document: dict) -> tuple[str | None, str | None]:
-        key = build_request_key(GenerateRequest.model_validate(document), partition="t", key_version="1")
+        key = build_request_key(Generation.parse(document), partition="t", key_version="1")
         return key.scope, key.semantic_text
 
     a_scope, a_text = scope(BASE)

@@ -128,7 +128,7 @@ def test_openapi_document_covers_the_contract() -> None:
     assert resolve(document, document) == []
 
 
-def test_openapi_schemas_are_the_pydantic_models() -> None:
+def test_openapi_schemas_are_the_request_and_response_schemas() -> None:
     schemas = openapi_document()["components"]["schemas"]
     generate = schemas["GenerateRequest"]
     assert generate["required"] == ["model"]

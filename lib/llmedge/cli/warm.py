@@ -81,9 +81,8 @@ def run(args: argparse.Namespace) -> int:
 
 def read_requests(path: Path) -> list[tuple[int, dict[str, Any]]]:
     """(line number, body) for every non-blank line; the first bad line is a one-line error."""
-    from pydantic import ValidationError
-
-    from llmedge.schemas import GenerateRequest
+    from llmedge.errors import ValidationFailed
+    from llmedge.schemas import Generation
 
     try:
         text = path.read_text(encoding="utf-8")
@@ -95,13 +94,11 @@ def read_requests(path: Path) -> list[tuple[int, dict[str, Any]]]:
             continue
         try:
             body = json.loads(line)
-            GenerateRequest.model_validate(body)
+            Generation.parse(body)
         except json.JSONDecodeError as error:
             raise CommandError(f"{path}:{number}: not JSON ({error.msg})") from None
-        except ValidationError as error:
-            first = error.errors()[0]
-            where = ".".join(str(part) for part in first["loc"]) or "body"
-            raise CommandError(f"{path}:{number}: {where}: {first['msg']}") from None
+        except ValidationFailed as error:
+            raise CommandError(f"{path}:{number}: {error.message}") from None
         bodies.append((number, body))
     if not bodies:
         raise CommandError(f"{path} has no requests")

@@ -1,16 +1,13 @@
-"""Reading and validating request bodies: a size limit before reading, clear errors naming the field."""
+"""Reading request bodies: a size limit before reading, a clear error for what is not a JSON object."""
 
 from __future__ import annotations
 
 import json
-from typing import Any, TypeVar
+from typing import Any
 
-from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
-from llmedge.errors import InvalidJSON, PayloadTooLarge, ValidationFailed
-
-Model = TypeVar("Model", bound=BaseModel)
+from llmedge.errors import InvalidJSON, PayloadTooLarge
 
 
 async def read_body(request: Request, max_bytes: int) -> bytes:
@@ -40,18 +37,3 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise InvalidJSON("request body must be a JSON object")
     return document
-
-
-def validate(model: type[Model], document: dict[str, Any]) -> Model:
-    try:
-        return model.model_validate(document)
-    except ValidationError as error:
-        first = error.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "body"
-        problems = [
-            {"field": ".".join(str(p) for p in item["loc"]) or "body", "message": item["msg"]}
-            for item in error.errors()
-        ]
-        raise ValidationFailed(
-            f"{field}: {first['msg']}", field=field, details={"problems": problems}
-        ) from None

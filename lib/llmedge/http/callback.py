@@ -14,7 +14,6 @@ import json
 import logging
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -23,29 +22,19 @@ from llmedge.callback_verify import verify_qstash_request
 from llmedge.errors import BadRequest
 from llmedge.exactcache import encode_entry
 from llmedge.gateway import Gateway, store_errors
-from llmedge.http.body import parse_json_object, read_body, validate
+from llmedge.http.body import parse_json_object, read_body
 from llmedge.http.responses import ServerTiming, json_response
 from llmedge.jobs import TERMINAL, CacheFill, Job, JobStatus
 from llmedge.limits import Reservation
 from llmedge.offload import cancel
+from llmedge.schemas import CallbackBody
 from llmedge.upstream import error_message, is_complete, is_retryable, usage_tokens
+from llmedge.validation import convert
 
 log = logging.getLogger("llmedge.callback")
 
 # The callback body carries the model's answer and the original request, both base64: room for both.
 _CALLBACK_BODY_FACTOR = 4
-
-
-class CallbackBody(BaseModel):
-    """The fields of QStash's callback body that llmedge reads (PROTOCOLS §3.9)."""
-
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
-
-    status: int = Field(ge=0, le=999)
-    body: str = ""
-    retried: int = Field(default=0, ge=0)
-    max_retries: int = Field(default=0, ge=0, alias="maxRetries")
-    source_message_id: str | None = Field(default=None, alias="sourceMessageId")
 
 
 async def handle_callback(
@@ -62,7 +51,7 @@ async def handle_callback(
     message_id = request.headers.get("upstash-message-id")
     if not job_id or not message_id:
         raise BadRequest("a callback needs the `job` query parameter and an Upstash-Message-Id header")
-    callback = validate(CallbackBody, parse_json_object(raw))
+    callback = convert(parse_json_object(raw), CallbackBody)
     failure_event = request.query_params.get("event") == "failure"
 
     with timing.phase("job"), store_errors():

@@ -20,13 +20,13 @@ from llmedge.bypass import bypass_job_id, call_directly
 from llmedge.debounce import supersede
 from llmedge.errors import LLMEdgeError, OffloadUnavailable, StoreUnavailable
 from llmedge.gateway import Gateway, store_errors
-from llmedge.http.body import parse_json_object, read_body, validate
+from llmedge.http.body import parse_json_object, read_body
 from llmedge.http.responses import ServerTiming, json_response
 from llmedge.jobs import new_job_id
 from llmedge.limits import Admission, Caller, Reservation, estimate_tokens
 from llmedge.offload import publish
 from llmedge.requestkey import RequestKey, build_request_key
-from llmedge.schemas import GenerateRequest
+from llmedge.schemas import Generation
 from llmedge.stats import Outcome
 from llmedge.upstream import build_call
 
@@ -38,7 +38,7 @@ async def handle_generate(
 ) -> Response:
     settings = gateway.settings
     raw = await read_body(request, settings.max_body_bytes)
-    generate = validate(GenerateRequest, parse_json_object(raw))
+    generate = Generation.parse(parse_json_object(raw))
     caller = await gateway.identify(request)
     partition = caller.tenant if settings.cache_partition == "tenant" else "shared"
     key = build_request_key(generate, partition=partition, key_version=settings.key_version)
@@ -112,7 +112,7 @@ async def handle_generate(
 
 async def _bypass(
     gateway: Gateway,
-    generate: GenerateRequest,
+    generate: Generation,
     headers: dict[str, str],
     timing: ServerTiming,
     request_id: str,
@@ -127,9 +127,9 @@ async def _bypass(
     return json_response(body, headers={**headers, "X-Cache": "BYPASS"}, timing=timing, request_id=request_id)
 
 
-def _estimate(generate: GenerateRequest) -> int:
+def _estimate(generate: Generation) -> int:
     prompt_text = generate.prompt or json.dumps(generate.chat_messages(), ensure_ascii=False)
-    return estimate_tokens(prompt_text, generate.params.max_tokens or generate.params.max_completion_tokens)
+    return estimate_tokens(prompt_text, generate.max_tokens())
 
 
 def _x_cache(mode: str) -> str:
@@ -138,7 +138,7 @@ def _x_cache(mode: str) -> str:
 
 async def _offload(
     gateway: Gateway,
-    generate: GenerateRequest,
+    generate: Generation,
     key: RequestKey,
     caller: Caller,
     admission: Admission,

@@ -1,6 +1,6 @@
-"""GET /api/openapi.json: an OpenAPI 3.1 document of the public API, generated from the pydantic models.
+"""GET /api/openapi.json: an OpenAPI 3.1 document of the public API, generated from `llmedge.schemas`.
 
-Pydantic emits JSON Schema 2020-12, which is what OpenAPI 3.1 uses, so the models' schemas go into
+msgspec emits JSON Schema 2020-12, which is what OpenAPI 3.1 uses, so the schemas go into
 `components.schemas` unchanged. The document is built once per instance and served from memory.
 """
 
@@ -9,26 +9,38 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from pydantic import BaseModel
-from pydantic.json_schema import JsonSchemaMode, models_json_schema
+import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
 from llmedge import __version__
 from llmedge.gateway import Gateway
-from llmedge.http.callback import CallbackBody
-from llmedge.http.report import FalseHitReport
 from llmedge.http.responses import ServerTiming, json_response
-from llmedge.schemas import DoneResponse, ErrorResponse, FailedResponse, GenerateRequest, PendingResponse
+from llmedge.schemas import (
+    CallbackBody,
+    DoneResponse,
+    ErrorResponse,
+    FailedResponse,
+    FalseHitReport,
+    GenerateRequest,
+    PendingResponse,
+)
 from llmedge.stats_report import summarize
 
-_REQUEST_MODELS: list[type[BaseModel]] = [GenerateRequest, CallbackBody, FalseHitReport]
-_RESPONSE_MODELS: list[type[BaseModel]] = [DoneResponse, PendingResponse, FailedResponse, ErrorResponse]
-_REF = "#/components/schemas/{model}"
+_SCHEMAS: list[type[msgspec.Struct]] = [
+    GenerateRequest,
+    CallbackBody,
+    FalseHitReport,
+    DoneResponse,
+    PendingResponse,
+    FailedResponse,
+    ErrorResponse,
+]
+_REF = "#/components/schemas/{name}"
 
 
-def _ref(model: type[BaseModel]) -> dict[str, str]:
-    return {"$ref": _REF.format(model=model.__name__)}
+def _ref(schema: type[msgspec.Struct]) -> dict[str, str]:
+    return {"$ref": _REF.format(name=schema.__name__)}
 
 
 def _header(description: str, kind: str = "string") -> dict[str, Any]:
@@ -80,7 +92,7 @@ _GENERATE = {
             "400": _error("Not JSON, or not a JSON object"),
             "401": _error("Unknown or revoked API key, or a key is required"),
             "413": _error("Body larger than LLMEDGE_MAX_BODY_BYTES"),
-            "422": _error("A field is invalid; `error.field` names it, `error.problems` lists every one"),
+            "422": _error("A field is invalid; `error.field` names it (the first one found)"),
             "429": _error("A limit refused the request", Retry_After=_RETRY_AFTER, **_LIMIT_HEADERS),
             "503": _error(
                 "The job could not be queued (nothing was left half-written)", Retry_After=_RETRY_AFTER
@@ -173,9 +185,7 @@ def _stats_path() -> dict[str, Any]:
 
 @functools.cache
 def openapi_document() -> dict[str, Any]:
-    models: list[tuple[type[BaseModel], JsonSchemaMode]] = [(m, "validation") for m in _REQUEST_MODELS]
-    models += [(m, "serialization") for m in _RESPONSE_MODELS]
-    _, schemas = models_json_schema(models, ref_template=_REF)
+    _, schemas = msgspec.json.schema_components(_SCHEMAS, ref_template=_REF)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -198,7 +208,7 @@ def openapi_document() -> dict[str, Any]:
             },
         },
         "components": {
-            "schemas": schemas.get("$defs", {}),
+            "schemas": schemas,
             "securitySchemes": {
                 "apiKey": {"type": "http", "scheme": "bearer", "description": "An llmedge API key"},
                 "adminKey": {"type": "http", "scheme": "bearer", "description": "LLMEDGE_ADMIN_KEY"},

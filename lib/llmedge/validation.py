@@ -1,0 +1,38 @@
+"""Checking a decoded JSON document against a schema (`llmedge.schemas`), with an error naming the field."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, TypeVar
+
+import msgspec
+
+from llmedge.errors import ValidationFailed
+
+T = TypeVar("T")
+
+# msgspec puts the field in its message: "Expected `int` >= 1 - at `$.params.max_tokens`", or
+# "Object missing required field `model`" / "Object contains unknown field `surprise`" (at `$.cache`).
+_AT = re.compile(r" - at `\$(?P<path>[^`]*)`$")
+_NAMED = re.compile(r"(?:missing required|contains unknown) field `(?P<name>[^`]*)`")
+_INDEX = re.compile(r"\[(\d+)\]")
+
+
+def convert(document: Any, schema: type[T]) -> T:
+    """`document` as a `schema`, or ValidationFailed whose `field` is the dotted path (`messages.0.role`,
+    `body` for the document as a whole) and whose message starts with it."""
+    try:
+        return msgspec.convert(document, schema)
+    except msgspec.ValidationError as error:
+        message, field = _describe(str(error))
+        raise ValidationFailed(f"{field}: {message}", field=field) from None
+
+
+def _describe(text: str) -> tuple[str, str]:
+    at = _AT.search(text)
+    message = text[: at.start()] if at else text
+    parts = [part for part in _INDEX.sub(r".\1", at.group("path")).split(".") if part] if at else []
+    named = _NAMED.search(message)
+    if named:
+        parts.append(named.group("name"))
+    return message, ".".join(parts) or "body"
