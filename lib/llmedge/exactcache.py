@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from llmedge.schemas import CacheMode
 
 
-@dataclass(frozen=True)
-class CachedAnswer:
+class CachedAnswer(Struct, frozen=True):
     job_id: str
     result: dict[str, Any]
     age: int

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import httpx
@@ -25,20 +24,18 @@ from llmedge.stats import StatsRecorder, effective_prices
 Clock = Callable[[], float]
 
 
-@dataclass
 class Gateway:
-    settings: Settings
-    limits: LimitsConfig
-    clients: Clients
-    clock: Clock = time.time
-    jobs: JobStore = field(init=False)
-    callers: CallerResolver = field(init=False)
-    limiter: Limiter = field(init=False)
-    _semantic: SemanticCache | None = field(init=False, default=None)
-    stats: StatsRecorder = field(init=False)
+    """What one function instance shares between its requests: settings, clients, the stores on them."""
 
-    def __post_init__(self) -> None:
-        redis = self.clients.redis
+    def __init__(
+        self, settings: Settings, limits: LimitsConfig, clients: Clients, clock: Clock = time.time
+    ) -> None:
+        self.settings = settings
+        self.limits = limits
+        self.clients = clients
+        self.clock = clock
+        self._semantic: SemanticCache | None = None
+        redis = clients.redis
         self.jobs = JobStore(redis)
         self.callers = CallerResolver(redis, self.limits, clock=self.clock)
         self.limiter = Limiter(redis, self.limits, clock=self.clock)

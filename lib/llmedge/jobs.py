@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from msgspec import Struct, field
 from upstash_redis.asyncio import Redis
 
 from llmedge.luascript import LuaScript
@@ -91,8 +91,7 @@ def new_job_id() -> str:
     return "job_" + secrets.token_urlsafe(16)
 
 
-@dataclass
-class Job:
+class Job(Struct):
     id: str
     status: JobStatus
     callers: list[str]
@@ -110,8 +109,7 @@ class Job:
         return f'"{self.id[-8:]}-{self.version}"'
 
 
-@dataclass(frozen=True)
-class CacheFill:
+class CacheFill(Struct, frozen=True):
     key: str
     value: str
     ttl: int

@@ -13,8 +13,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from llmedge.schemas import Generation
 
@@ -30,8 +31,7 @@ _IMAGE_DEFAULTS: dict[str, Any] = {"n": 1, "size": "1024x1024"}
 _SEMANTIC_SLOT = "\u0000llmedge:semantic-text\u0000"
 
 
-@dataclass(frozen=True)
-class RequestKey:
+class RequestKey(Struct, frozen=True):
     """`cache_key` names the exact-cache entry; `scope` is the semantic cache's hard filter."""
 
     digest: str

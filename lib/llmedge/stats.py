@@ -31,10 +31,10 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
+from msgspec import Struct
 from upstash_redis.asyncio import Redis
 
 log = logging.getLogger("llmedge.stats")
@@ -83,8 +83,7 @@ def price_label(model: str, prices: Prices) -> str:
     return OTHER_MODEL
 
 
-@dataclass(frozen=True)
-class Usage:
+class Usage(Struct, frozen=True):
     input_tokens: int = 0
     output_tokens: int = 0
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from llmedge.schemas import Generation
 
@@ -14,8 +15,7 @@ _COMPLETE_FINISH_REASONS = {"stop", "tool_calls", "function_call", "end_turn"}
 _RETRYABLE_STATUSES = {408, 409, 425, 429}
 
 
-@dataclass(frozen=True)
-class UpstreamCall:
+class UpstreamCall(Struct, frozen=True):
     url: str
     body: dict[str, Any]
 

@@ -19,8 +19,8 @@ Key layout (every key is still declared in KEYS, as Upstash asks of scripts):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
+from msgspec import Struct
 from upstash_redis.asyncio import Redis
 
 from llmedge.limits.decision import LimitState
@@ -35,8 +35,7 @@ from llmedge.luascript import LuaScript
 IN_FLIGHT_RETRY_HINT_MS = 5_000
 
 
-@dataclass(frozen=True)
-class AdmissionRequest:
+class AdmissionRequest(Struct, frozen=True):
     caller_id: str
     tier: Tier
     global_limit: Rate | None
@@ -48,8 +47,7 @@ class AdmissionRequest:
     local_counts: Mapping[str, int]  # stats fields decided locally since the last round trip
 
 
-@dataclass(frozen=True)
-class AdmissionOutcome:
+class AdmissionOutcome(Struct, frozen=True):
     states: list[LimitState]
     hit: bool
     cached: str | None  # the exact-cache entry, only when admitted

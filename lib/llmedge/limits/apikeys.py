@@ -15,8 +15,9 @@ import hashlib
 import json
 import secrets
 import time
-from dataclasses import asdict, dataclass
 
+from msgspec import Struct
+from msgspec.structs import asdict
 from upstash_redis.asyncio import Redis
 
 SECRET_PREFIX = "llme_"
@@ -26,8 +27,7 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-@dataclass(frozen=True)
-class ApiKeyRecord:
+class ApiKeyRecord(Struct, frozen=True):
     id: str
     tenant: str
     tier: str
@@ -44,8 +44,7 @@ class ApiKeyRecord:
         )
 
 
-@dataclass(frozen=True)
-class CreatedKey:
+class CreatedKey(Struct, frozen=True):
     record: ApiKeyRecord
     secret: str  # shown to the user once, never stored
 

@@ -17,7 +17,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+
+from msgspec import Struct, field
 
 from llmedge.errors import ConfigurationError
 from llmedge.limits.apikeys import hash_secret
@@ -31,8 +32,7 @@ _HASH_PREFIX = "sha256:"
 DEFAULT_GLOBAL_LIMIT = Rate(1000, 60_000)
 
 
-@dataclass(frozen=True)
-class ConfiguredKey:
+class ConfiguredKey(Struct, frozen=True):
     """An API key given in configuration; only its hash is kept in memory."""
 
     key_id: str
@@ -40,8 +40,7 @@ class ConfiguredKey:
     tier: str
 
 
-@dataclass(frozen=True)
-class LimitsConfig:
+class LimitsConfig(Struct, frozen=True):
     tiers: Mapping[str, Tier] = field(default_factory=lambda: dict(DEFAULT_TIERS))
     configured_keys: Mapping[str, ConfiguredKey] = field(default_factory=dict)  # by sha256 hex
     require_api_key: bool = False

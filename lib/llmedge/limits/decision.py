@@ -10,7 +10,8 @@ refusals. `X-RateLimit-Status` says when Redis could not be asked and a fail pol
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+
+from msgspec import Struct, field
 
 from llmedge.errors import LLMEdgeError, RateLimited, StoreUnavailable
 from llmedge.limits.policy import FailMode, LimitName
@@ -21,8 +22,7 @@ FAIL_CLOSED_RETRY_AFTER_S = 5
 _UNITS = (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000))
 
 
-@dataclass(frozen=True)
-class LimitState:
+class LimitState(Struct, frozen=True):
     """One limit's answer. `retry_at_ms` is set only when this limit refused."""
 
     name: LimitName
@@ -33,8 +33,7 @@ class LimitState:
     retry_at_ms: int | None = None
 
 
-@dataclass
-class LimitDecision:
+class LimitDecision(Struct):
     allowed: bool
     tripped: LimitName | None
     headers: dict[str, str] = field(default_factory=dict)

@@ -28,8 +28,8 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
+from msgspec import Struct
 from upstash_redis.asyncio import Redis
 
 from llmedge.errors import AuthenticationError, StoreUnavailable
@@ -43,8 +43,7 @@ logger = logging.getLogger("llmedge.limits")
 _KEY_CACHE_SIZE = 10_000
 
 
-@dataclass(frozen=True)
-class Caller:
+class Caller(Struct, frozen=True):
     id: str  # what limits count against: "tenant:<name>" for a key, "ip:<address or /64>" without one
     tenant: str
     tier: str

@@ -20,8 +20,8 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 
+from msgspec import Struct
 from upstash_redis.asyncio import Redis
 
 from llmedge.errors import StoreUnavailable
@@ -40,8 +40,7 @@ from llmedge.limits.tiers import ANONYMOUS, Tier
 logger = logging.getLogger("llmedge.limits")
 
 
-@dataclass(frozen=True)
-class Admission:
+class Admission(Struct, frozen=True):
     decision: LimitDecision
     cached: str | None  # the exact-cache entry's raw value when admitted and present
     reservation: Reservation | None  # set for an admitted miss of a tier with a token budget or in-flight cap

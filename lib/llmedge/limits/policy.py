@@ -16,8 +16,9 @@ Override in `LLMEDGE_LIMITS_FAIL_POLICY`, e.g. '{"requests": "closed", "in_fligh
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal, get_args
+
+from msgspec import Struct
 
 from llmedge.errors import ConfigurationError
 from llmedge.limits.envjson import json_object_variable
@@ -27,8 +28,7 @@ LIMIT_NAMES: tuple[LimitName, ...] = get_args(LimitName)
 FailMode = Literal["open", "closed"]
 
 
-@dataclass(frozen=True)
-class FailPolicy:
+class FailPolicy(Struct, frozen=True):
     requests: FailMode = "open"
     global_: FailMode = "open"
     tokens: FailMode = "closed"

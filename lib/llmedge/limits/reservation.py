@@ -8,12 +8,13 @@ it was charged under, so a configuration change in between cannot reconcile agai
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from msgspec import Struct
+from msgspec.structs import asdict, fields
 
-@dataclass(frozen=True)
-class Reservation:
+
+class Reservation(Struct, frozen=True):
     job_id: str
     caller_id: str
     tier: str

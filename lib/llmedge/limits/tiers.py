@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from llmedge.errors import ConfigurationError
 from llmedge.limits.envjson import json_object_variable
@@ -31,8 +32,7 @@ _TIER_FIELDS = frozenset({"requests", "tokens", "in_flight"})
 ANONYMOUS = "anonymous"
 
 
-@dataclass(frozen=True)
-class Rate:
+class Rate(Struct, frozen=True):
     """`limit` units per `window_ms` milliseconds."""
 
     limit: int
@@ -43,8 +43,7 @@ class Rate:
         return max(1, self.window_ms // 1000)
 
 
-@dataclass(frozen=True)
-class Tier:
+class Tier(Struct, frozen=True):
     name: str
     requests: Rate | None = None
     tokens: Rate | None = None
