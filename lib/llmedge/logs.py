@@ -81,4 +81,6 @@ def configure_logging(
         root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(chosen)
+    # httpx logs each request at INFO: a line per Redis call would outnumber the gateway's own lines.
+    logging.getLogger("httpx").setLevel(chosen if chosen == "DEBUG" else "WARNING")
     return handler

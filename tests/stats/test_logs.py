@@ -17,8 +17,8 @@ from llmedge.logs import bind_request_id, configure_logging
 
 @pytest.fixture
 def captured() -> Iterator[io.StringIO]:
-    root = logging.getLogger()
-    saved_handlers, saved_level = list(root.handlers), root.level
+    root, httpx_logger = logging.getLogger(), logging.getLogger("httpx")
+    saved_handlers, saved_level, saved_httpx_level = list(root.handlers), root.level, httpx_logger.level
     stream = io.StringIO()
     configure_logging("DEBUG", stream=stream)
     try:
@@ -29,6 +29,7 @@ def captured() -> Iterator[io.StringIO]:
         for handler in saved_handlers:
             root.addHandler(handler)
         root.setLevel(saved_level)
+        httpx_logger.setLevel(saved_httpx_level)
 
 
 def lines(stream: io.StringIO) -> list[dict[str, Any]]:
@@ -96,3 +97,14 @@ def test_the_level_comes_from_the_environment_and_a_bad_one_names_the_variable(c
     assert logging.getLogger().level == logging.WARNING
     with pytest.raises(ConfigurationError, match="LLMEDGE_LOG_LEVEL"):
         configure_logging(environ={"LLMEDGE_LOG_LEVEL": "loud"})
+
+
+def test_httpx_request_lines_are_kept_for_debug_only(captured: io.StringIO) -> None:
+    other = io.StringIO()
+    configure_logging("INFO", stream=other)
+    logging.getLogger("httpx").info("HTTP Request: POST https://redis.example/ 200")
+    logging.getLogger("llmedge").info("shown")
+    assert [line["message"] for line in lines(other)] == ["shown"]
+    configure_logging("DEBUG", stream=other)
+    logging.getLogger("httpx").info("HTTP Request: POST https://redis.example/ 200")
+    assert lines(other)[-1]["logger"] == "httpx"
