@@ -10,6 +10,12 @@ Words are compared lexically (stem, abbreviation, misspelling, a short synonym l
 `WordSimilarity` is given, by word vectors, which accept "permitted"/"allowed" but, with a high enough
 bar, not "key"/"value". Names (capitalised words, acronyms) are only ever compared lexically: word
 vectors put "Sweden" next to "Switzerland".
+
+Words left without a counterpart veto the hit, unless a `MeaningCheck` is given: then a candidate
+that differs only by a few such words, and passes every other rule, is judged by leaving those words
+out with a contextual sentence encoder (`meaning.py`); it vetoes as "changed_meaning" when they
+matter. On the development set that takes the paraphrase hit rate from about a fifth to about a third
+with no wrong hit, at the price of one encoder pass for each candidate it judges.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from llmedge.semantic.meaning import MeaningCheck
 from llmedge.semantic.text import Prompt, analyse
 from llmedge.semantic.wordmatch import are_opposites, lexical_match, misspelt_filler
 
@@ -36,9 +43,15 @@ class GuardSettings:
 class NearMissGuard:
     """Decides whether a query may be answered with the answer cached for a stored prompt."""
 
-    def __init__(self, settings: GuardSettings | None = None, word_similarity: WordSimilarity | None = None):
+    def __init__(
+        self,
+        settings: GuardSettings | None = None,
+        word_similarity: WordSimilarity | None = None,
+        meaning: MeaningCheck | None = None,
+    ):
         self.settings = settings or GuardSettings()
         self._word_similarity = word_similarity
+        self._meaning = meaning
 
     def veto(self, stored_text: str, query_text: str) -> str | None:
         """The reason `query_text` must not get the answer cached for `stored_text`, or None."""
@@ -52,11 +65,22 @@ class NearMissGuard:
         extra = self._unmatched(query.words, stored.words, names=query.names)
         if any(word in query.names for word in extra) or _unmatched_names(query, stored):
             return "name"
+        missing = self._unmatched(stored.words, query.words, names=stored.names)
+        reason = self._word_difference(stored, query, extra, missing)
+        if reason in (None, "swapped_word") or self._meaning is None:
+            return reason
+        if _repeated_more(stored, query) or not self._meaning.can_judge(stored, extra, missing):
+            return reason
+        return "changed_meaning" if self._meaning.changes_question(stored, query, extra, missing) else None
+
+    def _word_difference(
+        self, stored: Prompt, query: Prompt, extra: list[str], missing: list[str]
+    ) -> str | None:
+        """The lexical verdict on the words the two prompts do not share."""
         if len(extra) > self.settings.max_extra_words:
             return "extra_words"
         if _repeated_more(stored, query):
             return "swapped_word"
-        missing = self._unmatched(stored.words, query.words, names=stored.names)
         if stored.words and len(missing) > self.settings.max_missing_share * len(stored.words):
             return "missing_words"
         return None

