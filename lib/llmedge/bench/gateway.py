@@ -48,8 +48,7 @@ def run(samples: int = 1000, cold_runs: int = 5, rtts_ms: tuple[float, ...] = (2
         folder = Path(name)
         env = {**stack.env, **BENCH_LIMITS}
         asyncio.run(_prime(stack.base_url, env))
-        with _naive_server(env, folder) as naive_url:
-            latencies = asyncio.run(_latencies(stack.base_url, naive_url, env, samples))
+        latencies = _served_latencies(env, folder, samples)
         # Loopback has no network: emulate Upstash some ms away with a delaying proxy in front of the
         # bridge, for a gateway (`llmedge serve`), the baseline and the floor alike.
         far_latencies = {rtt_ms: _far_latencies(env, folder, rtt_ms, samples // 2) for rtt_ms in rtts_ms}
@@ -66,9 +65,14 @@ def _far_latencies(
 ) -> dict[str, list[float]]:
     target, delay = env["UPSTASH_REDIS_REST_URL"], str(rtt_ms / 1000)
     with served_in_child("llmedge.devstack.rest_proxy", target, delay) as proxy_url:
-        far = {**env, "UPSTASH_REDIS_REST_URL": proxy_url}
-        with _gateway_server(far, folder) as gateway_url, _naive_server(far, folder) as naive_url:
-            return asyncio.run(_latencies(gateway_url, naive_url, far, samples))
+        return _served_latencies({**env, "UPSTASH_REDIS_REST_URL": proxy_url}, folder, samples)
+
+
+def _served_latencies(env: Mapping[str, str], folder: Path, samples: int) -> dict[str, list[float]]:
+    """The gateway (`llmedge serve`) and the baseline, each in its own uvicorn process, against `env`'s
+    Upstash: the same footing for both (the dev stack's own gateway shares its process with the bridge)."""
+    with _gateway_server(env, folder) as gateway_url, _naive_server(env, folder) as naive_url:
+        return asyncio.run(_latencies(gateway_url, naive_url, env, samples))
 
 
 @contextmanager
