@@ -127,6 +127,8 @@ async def test_invalid_bodies_name_the_field(
         (b"[1, 2]", 400),
         (b"", 400),
         (b"\xff\xfe", 400),
+        (b'{"model": "m", "prompt": "a\\ud800b"}', 400),
+        (b'{"model": "m", "messages": [{"role": "user", "content": "\\udfff"}]}', 400),
         (b'{"model": "m", "prompt": "' + b"x" * (1024 * 1024 + 10) + b'"}', 413),
     ],
 )
@@ -141,10 +143,19 @@ async def test_malformed_and_oversized_bodies(
 
 
 async def test_unicode_prompt_round_trips(client: httpx.AsyncClient) -> None:
-    prompt = unique("¿Qué es 東京? 🚀 ß")
+    prompt = unique("¿Qué es 東京? 🚀 ß \u0000")
     job_id = (await submit(client, chat(prompt))).json()["job_id"]
     final = (await poll(client, job_id)).json()
     assert prompt in final["result"]["choices"][0]["message"]["content"]
+
+
+async def test_escaped_surrogate_pair_is_one_character(client: httpx.AsyncClient) -> None:
+    marker = unique("pair")
+    raw = b'{"model": "m", "prompt": "' + marker.encode() + b' \\ud83d\\ude80"}'
+    response = await client.post("/api/generate", content=raw, headers={"content-type": "application/json"})
+    assert response.status_code == 202, response.text
+    final = (await poll(client, response.json()["job_id"])).json()
+    assert f"{marker} 🚀" in final["result"]["choices"][0]["message"]["content"]
 
 
 async def test_wrong_method_is_a_json_405(client: httpx.AsyncClient) -> None:

@@ -36,4 +36,19 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
         raise InvalidJSON(f"request body is not valid JSON: {error.msg} at position {error.pos}") from None
     if not isinstance(document, dict):
         raise InvalidJSON("request body must be a JSON object")
+    if b"\\u" in raw and not _encodes_as_utf8(document):
+        raise InvalidJSON(
+            "request body has an unpaired surrogate escape (\\ud800–\\udfff) that encodes no character"
+        )
     return document
+
+
+def _encodes_as_utf8(document: dict[str, Any]) -> bool:
+    """JSON allows an escaped lone surrogate ("\\ud800"); Python decodes it into a string that cannot be
+    encoded again, so hashing or storing it would fail later. Only an escape can produce one, hence the
+    cheap `\\u` test before this full check."""
+    try:
+        json.dumps(document, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
