@@ -128,6 +128,8 @@ async def test_invalid_bodies_name_the_field(
         (b"", 400),
         (b"\xff\xfe", 400),
         (b'{"model": "m", "prompt": "a\\ud800b"}', 400),
+        (b'{"model": "m", "prompt": "x", "params": {"logit_bias": {"1": Infinity}}}', 400),
+        (b'{"model": "m", "prompt": "x", "params": {"temperature": NaN}}', 400),
         (b'{"model": "m", "messages": [{"role": "user", "content": "\\udfff"}]}', 400),
         (b'{"model": "m", "prompt": "' + b"x" * (1024 * 1024 + 10) + b'"}', 413),
     ],

@@ -29,7 +29,7 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
     if not raw.strip():
         raise InvalidJSON("request body is empty; expected a JSON object")
     try:
-        document = json.loads(raw)
+        document = json.loads(raw, parse_constant=_refuse_constant)
     except UnicodeDecodeError:
         raise InvalidJSON("request body is not valid UTF-8") from None
     except json.JSONDecodeError as error:
@@ -41,6 +41,12 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
             "request body has an unpaired surrogate escape (\\ud800–\\udfff) that encodes no character"
         )
     return document
+
+
+def _refuse_constant(name: str) -> None:
+    """Python's json reads NaN and Infinity, which JSON does not have: passed on, they would make the body
+    sent to the model API invalid JSON."""
+    raise InvalidJSON(f"request body is not valid JSON: {name} is not a JSON value")
 
 
 def _encodes_as_utf8(document: dict[str, Any]) -> bool:
