@@ -49,6 +49,7 @@ def guard() -> NearMissGuard:
         ),
         ("Is raw cookie dough safe to eat?", "Is raw cookie dough dangerous to eat?", "opposite"),
         ("Can I pick up my order in store?", "Can someone else pick up my order in store?", "extra_words"),
+        ("Can I cancel my order?", "Can I cancel my order within a day?", "extra_words"),
         (
             "What is the volume of a sphere, and where does it come from?",
             "What is the volume of a cone, and where does it come from?",
@@ -74,6 +75,11 @@ def test_near_misses_are_vetoed(guard: NearMissGuard, stored: str, query: str, r
         ("I inherited $50,000", "i inherited 50k dollars"),
         ("How do I remove all stopped docker containers?", "how do i delete all stopped docker containers"),
         ("Are power banks allowed in checked luggage?", "Are power banks permitted in checked luggage?"),
+        # Other ways to ask "why", hedges and "the name of" frame the question without changing it.
+        ("Why is the sky blue?", "How come the sky is blue?"),
+        ("Why do leaves change color?", "For what reason do leaves change colour?"),
+        ("How many people live in Tokyo?", "Roughly how many people live in Tokyo?"),
+        ("What is the name of the longest river in Africa?", "longest river in Africa?"),
     ],
 )
 def test_rewordings_pass(guard: NearMissGuard, stored: str, query: str) -> None:

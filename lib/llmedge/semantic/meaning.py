@@ -28,7 +28,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import product
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from llmedge.semantic.text import Prompt
 
@@ -77,41 +77,46 @@ class MeaningCheck:
     ) -> bool:
         """True when some differing word carries meaning the other prompt lacks (or cannot be located).
 
-        `extra` are stems of `query.words`, `missing` stems of `stored.words`."""
+        `extra` are stems of `query.words`, `missing` stems of `stored.words`. Single words are left
+        out first, in one encoder batch; only if none of them matters are the swaps and the words
+        taken together tried, in a second: most new questions show at the first step."""
         extra_words = [query.words[stem] for stem in extra]
         missing_words = [stored.words[stem] for stem in missing]
-        pairs = _counterfactual_pairs(stored.text, query.text, extra_words, missing_words)
-        if pairs is None:
+        try:
+            stages = _counterfactuals(stored.text, query.text, extra_words, missing_words)
+        except LookupError:
             return True  # a word we cannot find in its own text cannot be judged: err towards a miss
-        texts = sorted({text for pair in pairs for text in pair} | {stored.text, query.text})
-        row = {text: index for index, text in enumerate(texts)}
-        vectors = self._encode(texts)
+        vectors: dict[str, Any] = {}
 
         def similarity(first: str, second: str) -> float:
-            return float(vectors[row[first]] @ vectors[row[second]])
+            return float(vectors[first] @ vectors[second])
 
-        base = similarity(stored.text, query.text)
-        return any(similarity(a, b) - base >= self.settings.margin for a, b in pairs)
+        for stage in stages:
+            wanted = {text for pair in stage for text in pair} | {stored.text, query.text}
+            texts = sorted(wanted - vectors.keys())
+            if texts:
+                vectors.update(zip(texts, self._encode(texts), strict=True))
+            base = similarity(stored.text, query.text)
+            if any(similarity(a, b) - base >= self.settings.margin for a, b in stage):
+                return True
+        return False
 
 
-def _counterfactual_pairs(
+def _counterfactuals(
     stored: str, query: str, extra: Sequence[str], missing: Sequence[str]
-) -> list[tuple[str, str]] | None:
-    """(stored variant, query variant) pairs with differing words left out or swapped; None when a word
-    is not found in its own text (so leaving it out would prove nothing)."""
-    try:
-        pairs = [(stored, _replaced(query, [word])) for word in extra]
-        pairs += [(_replaced(stored, [word]), query) for word in missing]
-        pairs += [(stored, _replaced(query, [e], m)) for e, m in product(extra, missing)]
-        if len(extra) > 1:
-            pairs.append((stored, _replaced(query, extra)))
-        if len(missing) > 1:
-            pairs.append((_replaced(stored, missing), query))
-        if extra and missing:
-            pairs.append((_replaced(stored, missing), _replaced(query, extra)))
-    except LookupError:
-        return None
-    return pairs
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(stored variant, query variant) pairs: single words left out, then swaps and words left out
+    together. LookupError when a word is not in its own text (leaving it out would prove nothing)."""
+    singles = [(stored, _replaced(query, [word])) for word in extra]
+    singles += [(_replaced(stored, [word]), query) for word in missing]
+    combined = [(stored, _replaced(query, [e], m)) for e, m in product(extra, missing)]
+    if len(extra) > 1:
+        combined.append((stored, _replaced(query, extra)))
+    if len(missing) > 1:
+        combined.append((_replaced(stored, missing), query))
+    if extra and missing:
+        combined.append((_replaced(stored, missing), _replaced(query, extra)))
+    return singles, combined
 
 
 def _replaced(text: str, words: Sequence[str], replacement: str = "") -> str:
