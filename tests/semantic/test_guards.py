@@ -80,6 +80,8 @@ def test_near_misses_are_vetoed(guard: NearMissGuard, stored: str, query: str, r
         ("Why do leaves change color?", "For what reason do leaves change colour?"),
         ("How many people live in Tokyo?", "Roughly how many people live in Tokyo?"),
         ("What is the name of the longest river in Africa?", "longest river in Africa?"),
+        # A name of several words is spelt out as a whole.
+        ("What is the population of the US?", "What is the population of the United States?"),
     ],
 )
 def test_rewordings_pass(guard: NearMissGuard, stored: str, query: str) -> None:

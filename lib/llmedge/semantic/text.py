@@ -171,17 +171,24 @@ def _formulas(tokens: list[str]) -> frozenset[str]:
 
 
 def _names(cleaned: str) -> frozenset[str]:
-    """Capitalised words that do not open a sentence, and acronyms: the named entities of a prompt."""
-    names: set[str] = set()
+    """Capitalised words that do not open a sentence, and acronyms: the named entities of a prompt.
+
+    Neighbouring name words are spelt out together, so "the United States" names what "the US" does."""
+    runs: list[list[str]] = []
     for sentence in _SENTENCE_BREAK.split(cleaned):
+        last = -2
         for position, word in enumerate(re.findall(r"[A-Za-z][\w'.-]*", sentence)):
             bare = word.strip(".'-").split("'")[0]
             lowered = bare.lower()
             if len(bare) < 2 or is_filler(lowered) or bare == "I":
                 continue
             if bare.isupper() or (position > 0 and bare[0].isupper()):
-                names.update(stem(part) for part in canonical_phrases(lowered).split())
-    return frozenset(names)
+                if position == last + 1:
+                    runs[-1].append(lowered)
+                else:
+                    runs.append([lowered])
+                last = position
+    return frozenset(stem(part) for run in runs for part in canonical_phrases(" ".join(run)).split())
 
 
 def _number_units(tokens: list[str]) -> frozenset[tuple[str, str]]:
