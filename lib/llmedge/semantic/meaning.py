@@ -2,8 +2,9 @@
 
 The lexical rules (`guards.py`) find the query's words the stored prompt has nothing for ("extra") and
 the stored prompt's words the query leaves out ("missing"), but cannot tell a rewording from a new
-question: "delete every stopped container *at once*" and "which *artist created* The Starry Night"
-ask the same; "the first US *vice* president" and "the volume of a *cone*" (for a sphere) do not. On
+question: "undo *my most recent* git commit" and "rename a file *using the terminal*" ask what "undo
+the last git commit" and "rename a file" ask; "reset my *router* password" and "the boiling point of
+*salt* water" do not. On
 the development set the hard negatives share *more* words with their seed than the paraphrases do, so
 neither the number nor the rarity of those words separates the two.
 
@@ -12,14 +13,16 @@ similar once a word is gone (from the query: an extra word; from the stored prom
 once an extra word is swapped for a missing one), the word carried something the other prompt lacks:
 the difference changes what is asked. A rewording loses shared meaning when its words go, so the
 similarity stays or drops. Each word is tried alone and the differing words together (a substitution
-of several words, "science fiction thrillers" for "cozy mystery novels", hides behind its neighbours
-one word at a time).
+of several words, "a used diesel car" for "a new electric car", hides behind its neighbours one word
+at a time).
 
-The encoder must be contextual: WordLlama's averaged token vectors leave every word's contribution
-the same wherever it stands, and the measured separation is far weaker. all-MiniLM-L6-v2 (`minilm.py`)
-is the offline one. That costs one batched forward pass per judged candidate, a few to a few tens of
-milliseconds (`llmedge.semantic.meaning_bench`), so it only runs where the lexical rules would veto a
-candidate for a handful of differing words and nothing else.
+The encoder must be contextual: WordLlama's averaged token vectors give a word the same weight
+wherever it stands, and the separation measured with them is far weaker. all-MiniLM-L6-v2
+(`minilm.py`) is the offline one. A judged candidate costs one or two batched MiniLM passes over a
+handful of variants: 38 ms p50, 66 ms p90, 146 ms p99 on the development set here, against 0.9 ms
+for the lexical rules alone (`python -m llmedge.semantic.guard_bench`). So the check only runs where
+the lexical rules would veto a candidate for two extra or three missing words at most and nothing
+else, and it is off unless a `MeaningCheck` is given to the guard.
 """
 
 from __future__ import annotations
