@@ -1,7 +1,8 @@
 """The meaning check: leaving the differing words out tells a rewording from a new question.
 
 The mechanics run on a toy encoder (bag of word directions, so every similarity is known); the verdicts
-on real prompts run on all-MiniLM-L6-v2. None of these prompts is from the development set.
+on real prompts run on all-MiniLM-L6-v2, alone and through the cache. None of these prompts is from the
+development set.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from upstash_redis.asyncio import Redis
 
 from llmedge.semantic import minilm
+from llmedge.semantic.cache import SemanticCache
 from llmedge.semantic.embedders import WordLlamaEmbedder
 from llmedge.semantic.guards import NearMissGuard
 from llmedge.semantic.meaning import MeaningCheck, MeaningSettings
@@ -174,3 +177,24 @@ def test_rewordings_the_lexical_rules_refuse_become_hits(
     lexical, with_meaning = guards
     assert lexical.veto(stored, query) == "extra_words"
     assert with_meaning.veto(stored, query) is None
+
+
+async def test_through_the_cache_a_rewording_hits_and_a_new_question_misses(
+    redis: Redis, scope: str, guards: tuple[NearMissGuard, NearMissGuard]
+) -> None:
+    _, with_meaning = guards
+    cache = SemanticCache(redis, WordLlamaEmbedder(), guard=with_meaning)
+    entry_id = await cache.store(
+        scope, "How do I undo the last git commit?", "answer", ttl=60, namespace="n", model="m"
+    )
+    hit = await cache.lookup(scope, "How can I undo my most recent git commit?")
+    assert hit is not None and hit.entry_id == entry_id
+    for near_miss in (
+        "How do I undo the last git merge?",
+        "How do I undo the last git commit in a shared branch?",
+    ):
+        assert await cache.lookup(scope, near_miss) is None
+        assert [judged.veto for judged in await cache.judge(scope, near_miss, floor=0.0)] == [
+            "changed_meaning"
+        ]
+    assert await cache.lookup(f"{scope}-other", "How can I undo my most recent git commit?") is None
