@@ -80,7 +80,10 @@ def _build_semantic_cache(settings: Settings, clients: Clients) -> SemanticCache
 
     if settings.embedder != "openai":
         return SemanticCache.local(
-            clients.redis, threshold=settings.semantic_threshold, embedder=settings.embedder
+            clients.redis,
+            threshold=settings.semantic_threshold,
+            embedder=settings.embedder,
+            meaning_check=settings.semantic_meaning_check,
         )
     embedder = OpenAIEmbedder(
         clients.upstream,
@@ -90,7 +93,10 @@ def _build_semantic_cache(settings: Settings, clients: Clients) -> SemanticCache
     )
     # Not calibrated on the dev set: set LLMEDGE_SEMANTIC_THRESHOLD for the model you use.
     return SemanticCache(
-        clients.redis, CachedEmbedder(embedder), threshold=settings.semantic_threshold or DEFAULT_THRESHOLD
+        clients.redis,
+        CachedEmbedder(embedder),
+        threshold=settings.semantic_threshold or DEFAULT_THRESHOLD,
+        meaning_check=settings.semantic_meaning_check,
     )
 
 

@@ -71,6 +71,8 @@ class Settings(Struct, frozen=True):
     flow_control: dict[str, ModelFlowControl] = field(default_factory=dict)
     semantic_cache: bool = True
     semantic_threshold: float | None = None
+    # Judge borderline semantic hits with MiniLM as well (~40 ms each here; see README, Semantic cache).
+    semantic_meaning_check: bool = False
     embedder: Embedder = "wordllama"
     embedding_model: str = "text-embedding-3-small"
     admin_key: str | None = None
@@ -109,6 +111,7 @@ class Settings(Struct, frozen=True):
             "flow_control": reader.optional("LLMEDGE_FLOW_CONTROL", _flow_control),
             "semantic_cache": reader.optional("LLMEDGE_SEMANTIC_CACHE", _boolean),
             "semantic_threshold": reader.optional("LLMEDGE_SEMANTIC_THRESHOLD", _number(above=0, maximum=1)),
+            "semantic_meaning_check": reader.optional("LLMEDGE_SEMANTIC_MEANING_CHECK", _boolean),
             "embedder": reader.optional("LLMEDGE_EMBEDDER", _one_of("wordllama", "minilm", "openai")),
             "embedding_model": reader.optional("LLMEDGE_EMBEDDING_MODEL", str),
             "admin_key": reader.optional(

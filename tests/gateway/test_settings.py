@@ -23,6 +23,7 @@ def test_missing_variables_are_named() -> None:
         ("LLMEDGE_FLOW_CONTROL", "{not json"),
         ("LLMEDGE_FLOW_CONTROL", '{"gpt-4o": {"parallelism": 0}}'),
         ("LLMEDGE_CACHE_PARTITION", "everyone"),
+        ("LLMEDGE_SEMANTIC_MEANING_CHECK", "sometimes"),
     ],
 )
 def test_malformed_variables_are_named(variable: str, value: str) -> None:
@@ -33,3 +34,9 @@ def test_malformed_variables_are_named(variable: str, value: str) -> None:
 def test_trailing_slashes_are_dropped_so_signed_urls_match() -> None:
     settings = Settings.from_environ({**BASE_ENV, "LLMEDGE_PUBLIC_URL": "https://g.example.com/"})
     assert settings.callback_url == "https://g.example.com/api/callback"
+
+
+def test_the_meaning_check_is_off_unless_asked_for() -> None:
+    assert Settings.from_environ(BASE_ENV).semantic_meaning_check is False
+    asked = Settings.from_environ({**BASE_ENV, "LLMEDGE_SEMANTIC_MEANING_CHECK": "true"})
+    assert asked.semantic_meaning_check is True

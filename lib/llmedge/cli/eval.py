@@ -42,6 +42,11 @@ def register(subparsers: Any) -> None:
         "--embedder", choices=("minilm", "wordllama"), default="wordllama", help="default: wordllama"
     )
     semantic.add_argument("--dim", type=int, choices=(64, 128, 256), help="WordLlama dimensions (default 64)")
+    semantic.add_argument(
+        "--meaning-check",
+        action="store_true",
+        help="also judge borderline hits with MiniLM (LLMEDGE_SEMANTIC_MEANING_CHECK)",
+    )
     semantic.set_defaults(func=run)
 
 
@@ -58,7 +63,9 @@ def run(args: argparse.Namespace) -> int:
         groups = load_groups(args.data)
     except (OSError, ValueError) as error:
         raise CommandError(str(error)) from None
-    report = asyncio.run(_evaluate(groups, threshold, args.protocol, args.embedder, args.dim, args.curve))
+    report = asyncio.run(
+        _evaluate(groups, threshold, args.protocol, args.embedder, args.dim, args.curve, args.meaning_check)
+    )
     print(json.dumps(report, indent=2) if args.json else _text(report))
     return 0
 
@@ -70,6 +77,7 @@ async def _evaluate(
     embedder: LocalEmbedderName,
     dim: int | None,
     with_curve: bool,
+    meaning_check: bool,
 ) -> dict[str, Any]:
     from upstash_redis.asyncio import Redis
 
@@ -81,8 +89,11 @@ async def _evaluate(
     report: dict[str, Any] = {"groups": len(groups), "threshold": threshold}
     with upstash_endpoint() as endpoint:
         async with Redis(endpoint.url, endpoint.token, rest_retries=0) as redis:
-            cache = SemanticCache.local(redis, threshold=threshold, embedder=embedder, dim=dim)
+            cache = SemanticCache.local(
+                redis, threshold=threshold, embedder=embedder, dim=dim, meaning_check=meaning_check
+            )
             report["embedder"] = cache.embedder.name
+            report["meaning_check"] = meaning_check
             runs = {"per_group": per_group, "full_cache": full_cache}
             for name, protocol_run in runs.items():
                 if protocol not in ("both", name.replace("_", "-")):

@@ -25,6 +25,7 @@ from llmedge.semantic.embedders import Embedder, LocalEmbedderName, WordLlamaEmb
 from llmedge.semantic.embedding_cache import CachedEmbedder
 from llmedge.semantic.guards import NearMissGuard
 from llmedge.semantic.index import Candidate, SemanticIndex, split_entry_id
+from llmedge.semantic.meaning import MeaningCheck
 
 if TYPE_CHECKING:
     from upstash_redis.asyncio import Redis
@@ -67,12 +68,16 @@ class SemanticCache:
         *,
         threshold: float = DEFAULT_THRESHOLD,
         guard: NearMissGuard | None = None,
+        meaning_check: bool = False,
         index: SemanticIndex | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.threshold = _checked_threshold(threshold, "threshold")
         self.embedder = embedder
-        self.guard = guard or NearMissGuard(word_similarity=_word_similarity_of(embedder))
+        self.guard = guard or NearMissGuard(
+            word_similarity=_word_similarity_of(embedder),
+            meaning=MeaningCheck.minilm() if meaning_check else None,
+        )
         self.index = index or SemanticIndex(
             redis, embedder_name=embedder.name, dimensions=embedder.dimensions
         )
@@ -86,11 +91,13 @@ class SemanticCache:
         threshold: float | None = None,
         embedder: LocalEmbedderName = "wordllama",
         dim: int | None = None,
+        meaning_check: bool = False,
     ) -> SemanticCache:
         """The offline setup: a local embedder (weights from its wheel) behind an in-process embedding
         memo, with that embedder's calibrated threshold unless `threshold` is given."""
         cached = CachedEmbedder(local_embedder(embedder, dim=dim))
-        return cls(redis, cached, threshold=DEFAULT_THRESHOLDS[embedder] if threshold is None else threshold)
+        chosen = DEFAULT_THRESHOLDS[embedder] if threshold is None else threshold
+        return cls(redis, cached, threshold=chosen, meaning_check=meaning_check)
 
     def effective_threshold(self, requested: float | None) -> float:
         """A request may raise the server's threshold, never lower it."""
