@@ -13,7 +13,7 @@ from upstash_redis.asyncio import Redis
 from llmedge.semantic.cache import SemanticCache
 from llmedge.semantic.embedders import WordLlamaEmbedder
 from llmedge.semantic.index import SemanticIndex, split_entry_id
-from llmedge.semantic.vectors import decode, encode
+from llmedge.semantic.vectors import HyperplaneLSH, decode, encode
 from tests.waiting import wait_for
 
 SEED = "python check if key exists in dict"
@@ -174,4 +174,64 @@ async def test_lookup_best_match_agrees_with_brute_force(
     # Ties aside, the script's best is brute force's best, and its score is the quantised cosine.
     assert expected[ids.index(best.entry_id)] >= expected.max() - 1e-4
     assert abs(best.similarity - expected.max()) < 1e-3
+    await index.purge(namespace=scope)
+
+
+def _unit_rows(rng: np.random.Generator, count: int) -> np.ndarray:
+    matrix = rng.standard_normal((count, 64)).astype(np.float32)
+    return matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+
+
+async def _filled(index: SemanticIndex, vectors: np.ndarray) -> tuple[str, list[str]]:
+    scope = f"lsh-{secrets.token_hex(6)}"
+    texts = [str(i) for i in range(len(vectors))]
+    await index.add_many(
+        scope, vectors, texts, texts, ttl_ms=60_000, namespace=scope, model="m", created_ms=0
+    )
+    return scope, texts
+
+
+async def test_a_large_scope_is_read_through_its_buckets_within_the_budget(redis: Redis) -> None:
+    rng = np.random.default_rng(11)
+    vectors = _unit_rows(rng, 400)
+    index = SemanticIndex(redis, embedder_name="buckets", dimensions=64, scan_limit=50, candidate_budget=40)
+    scope, texts = await _filled(index, vectors)
+    for source in rng.choice(len(vectors), size=15, replace=False):
+        noise = _unit_rows(rng, 1)[0]
+        query = vectors[source] * 0.97 + noise * 0.25  # cosine ~0.97 to its source, ~0 to the rest
+        result = await index.search(scope, query, threshold=0.5, top_k=1)
+        assert result.scored <= 40  # not the 400 an exact scan reads
+        assert [candidate.text for candidate in result.candidates] == [texts[source]]
+    await index.purge(namespace=scope)
+
+
+async def test_past_the_budget_the_ids_sharing_most_buckets_are_scored(redis: Redis) -> None:
+    # 8 tables of 2 bits: every bucket holds about a quarter of the entries, so the ids met first are
+    # mostly far ones; only the query's own vector shares all 8 of its buckets.
+    rng = np.random.default_rng(5)
+    vectors = _unit_rows(rng, 120)
+    lsh = HyperplaneLSH(64, tables=8, bits=2, seed=3)
+    index = SemanticIndex(
+        redis,
+        embedder_name="collisions",
+        dimensions=64,
+        lsh=lsh,
+        scan_limit=10,
+        candidate_budget=1,
+        max_flips=0,
+    )
+    scope, texts = await _filled(index, vectors)
+    for target in (7, 42, 99):
+        result = await index.search(scope, vectors[target], threshold=-1.0, top_k=1)
+        assert result.scored == 1
+        assert result.candidates[0].text == texts[target] and result.candidates[0].similarity > 0.99
+    await index.purge(namespace=scope)
+
+
+async def test_a_small_scope_is_scored_whole_whatever_the_budget(redis: Redis) -> None:
+    vectors = _unit_rows(np.random.default_rng(2), 30)
+    index = SemanticIndex(redis, embedder_name="small", dimensions=64, scan_limit=50, candidate_budget=5)
+    scope, texts = await _filled(index, vectors)
+    result = await index.search(scope, vectors[29], threshold=-1.0, top_k=1)
+    assert result.scored == 30 and result.candidates[0].text == texts[29]
     await index.purge(namespace=scope)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+from pathlib import Path
 
 # name → what it measures; each is `llmedge.bench.<name>.run(...)`.
 BENCHMARKS = {
@@ -24,6 +25,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("name", choices=[*BENCHMARKS, "all"], help="which benchmark (or all of them)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        help="semantic: also fill the index with real text, this development set's seeds among"
+        " sentences of Python's sources, and query it with the set's paraphrases",
+    )
     parser.set_defaults(func=run)
 
 
@@ -31,5 +38,6 @@ def run(args: argparse.Namespace) -> int:
     names = list(BENCHMARKS) if args.name == "all" else [args.name]
     for name in names:
         print(f"\n=== llmedge bench {name}: {BENCHMARKS[name]}", flush=True)
-        importlib.import_module(f"llmedge.bench.{name}").run()
+        options = {"data": args.data} if name == "semantic" and args.data else {}
+        importlib.import_module(f"llmedge.bench.{name}").run(**options)
     return 0

@@ -11,8 +11,14 @@ families never meet; every per-entry key carries the scope, which makes scope a 
     <base>:ids                   set    every entry id, for purge of everything (no SCAN)
 
 Entries carry their TTL; index sets expire with their longest-lived member, and ids of expired entries
-are dropped from the sets a lookup reads. Lookup cost is bounded by `candidate_budget`, not by the
-number of entries: a scope above `scan_limit` entries is read through its LSH buckets only.
+are dropped from the sets a lookup reads. Lookup cost is bounded by two budgets, not by the number of
+entries: a scope above `scan_limit` entries is read through its LSH buckets only; at most
+`gather_budget` bucket members are read (a set read, cheap), and of the ids found only the
+`candidate_budget` that share the most probed buckets with the query are scored (a hash read and a dot
+product, several µs each in Lua). Counting shared buckets is what makes many tables affordable: on real
+text (dev-set paraphrases among 100k sentences, `llmedge bench semantic --data`), 16 tables of 15 bits
+scoring ids in the order met had recall@1 0.76 at 8.5 ms; 32 tables of 13 bits scoring the 300 most
+shared of up to 6000 members read have 0.90 at 13 ms (and 0.99 on the random-vector bands).
 """
 
 from __future__ import annotations
@@ -85,8 +91,9 @@ class SemanticIndex:
         prefix: str = "llmedge:sem",
         lsh: HyperplaneLSH | None = None,
         scan_limit: int = 1000,
-        candidate_budget: int = 600,
-        max_flips: int = 14,
+        candidate_budget: int = 300,
+        gather_budget: int = 6000,
+        max_flips: int = 13,
     ) -> None:
         self.redis = redis
         self.lsh = lsh or HyperplaneLSH(dimensions)
@@ -95,6 +102,7 @@ class SemanticIndex:
         self.base = f"{prefix}:{embedder_name}:{self.lsh.tag}:"
         self.scan_limit = scan_limit
         self.candidate_budget = candidate_budget
+        self.gather_budget = gather_budget
         self.max_flips = max_flips
 
     def _scope_prefix(self, scope: str) -> str:
@@ -187,6 +195,7 @@ class SemanticIndex:
             top_k,
             self.scan_limit,
             self.candidate_budget,
+            self.gather_budget,
             *self.lsh.probes(vector, self.max_flips),
         ]
         reply = await _LOOKUP.run(self.redis, [f"{scope_prefix}all"], args)

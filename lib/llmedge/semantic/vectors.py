@@ -49,7 +49,7 @@ def decode(text: str) -> npt.NDArray[np.float32]:
 class HyperplaneLSH:
     """Bucket names for a vector: `"<table>.<code>"`, the code in base 36."""
 
-    def __init__(self, dimensions: int, tables: int = 16, bits: int = 15, seed: int = 20240611) -> None:
+    def __init__(self, dimensions: int, tables: int = 32, bits: int = 13, seed: int = 20240611) -> None:
         if not 1 <= bits <= 30:
             raise ValueError("bits must be between 1 and 30")
         self.dimensions = dimensions

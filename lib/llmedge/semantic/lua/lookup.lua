@@ -6,8 +6,9 @@
 -- ARGV[4]  similarity threshold
 -- ARGV[5]  how many candidates to return (best first)
 -- ARGV[6]  scopes up to this size are scanned whole (exact); larger ones through their LSH buckets
--- ARGV[7]  candidate budget: stop reading buckets once this many distinct ids are gathered
--- ARGV[8…] bucket names to probe, most promising first
+-- ARGV[7]  scoring budget: at most this many distinct ids are scored
+-- ARGV[8]  gathering budget: stop reading buckets once this many members have been read
+-- ARGV[9…] bucket names to probe, most promising first
 -- Reply: {candidates scored, payload of the best or false, id, score, text, created_ms, id, score, …}
 local prefix = ARGV[1]
 local query = {string.byte(ARGV[2], 1, -1)}
@@ -17,24 +18,57 @@ local query_norm = tonumber(ARGV[3])
 local threshold = tonumber(ARGV[4])
 local wanted = tonumber(ARGV[5])
 local budget = tonumber(ARGV[7])
+local gather_budget = tonumber(ARGV[8])
 
-local ids, source = {}, {}
+-- ids in the order first met, the bucket each was met in (for dropping expired ones), and how many
+-- probed buckets hold it: a vector near the query shares many of its buckets, a far one few.
+local ids, source, collisions = {}, {}, {}
 local function gather(members, from)
   for _, id in ipairs(members) do
-    if source[id] == nil then
+    local seen = collisions[id]
+    if seen == nil then
       source[id] = from
       ids[#ids + 1] = id
+      collisions[id] = 1
+    else
+      collisions[id] = seen + 1
     end
   end
 end
-if redis.call('SCARD', KEYS[1]) <= tonumber(ARGV[6]) then
+local exact = redis.call('SCARD', KEYS[1]) <= tonumber(ARGV[6])
+if exact then
   gather(redis.call('SMEMBERS', KEYS[1]), false)
 else
-  for i = 8, #ARGV do
-    if #ids >= budget then break end
+  local read = 0
+  for i = 9, #ARGV do
+    if read >= gather_budget then break end
     local bucket = prefix .. 'b:' .. ARGV[i]
-    gather(redis.call('SMEMBERS', bucket), bucket)
+    local members = redis.call('SMEMBERS', bucket)
+    read = read + #members
+    gather(members, bucket)
   end
+end
+
+-- Gathering is cheap (a set read), scoring is not (a hash read and a dot product): past the budget,
+-- score the ids that collided most often, first met first among equals. Counting sort: O(ids).
+-- A small scope is scored whole: that is what makes it exact.
+if not exact and #ids > budget then
+  local by_count, most = {}, 0
+  for _, id in ipairs(ids) do
+    local count = collisions[id]
+    if count > most then most = count end
+    local same = by_count[count]
+    if same == nil then by_count[count] = {id} else same[#same + 1] = id end
+  end
+  local kept = {}
+  for count = most, 1, -1 do
+    for _, id in ipairs(by_count[count] or {}) do
+      if #kept >= budget then break end
+      kept[#kept + 1] = id
+    end
+    if #kept >= budget then break end
+  end
+  ids = kept
 end
 
 -- Dot product with the stored characters read eight at a time into locals (no table per candidate);
