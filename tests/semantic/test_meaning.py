@@ -139,44 +139,39 @@ def guards() -> tuple[NearMissGuard, NearMissGuard]:
     )
 
 
-@pytest.mark.parametrize(
-    ("stored", "query"),
-    [
-        ("How do I sort a list in Python?", "How do I sort a list in Python in descending order?"),
-        ("How do I sort a list in Python?", "How do I sort a nested list in Python?"),
-        ("How do I rename a file in Linux?", "How do I rename a folder in Linux?"),
-        ("How do I rename a file in Linux?", "How do I rename a hidden file in Linux?"),
-        ("What is the boiling point of water?", "What is the boiling point of salt water?"),
-        ("How do I reset my password?", "How do I reset my router password?"),
-        ("How do I reset my password?", "How do I reset someone else's password?"),
-        ("What are the symptoms of the flu?", "What are the symptoms of the flu in toddlers?"),
-        ("Is coffee bad for your heart?", "Is decaf coffee bad for your heart?"),
-        ("Why is the sky blue?", "Why is the sky blue at sunset?"),
-    ],
-)
-def test_new_questions_stay_misses(
-    guards: tuple[NearMissGuard, NearMissGuard], stored: str, query: str
-) -> None:
-    lexical, with_meaning = guards
-    assert lexical.veto(stored, query) == "extra_words"
-    assert with_meaning.veto(stored, query) == "changed_meaning"
+NEW_QUESTION = "changed_meaning"
+REWORDING = None
 
 
 @pytest.mark.parametrize(
-    ("stored", "query"),
+    ("stored", "query", "verdict"),
     [
-        ("How do I undo the last git commit?", "How can I undo my most recent git commit?"),
-        ("How do I undo the last git commit?", "What's the command to undo the last git commit?"),
-        ("Is coffee bad for your heart?", "Is drinking coffee bad for your heart?"),
-        ("How do I sort a list in Python?", "whats the way to sort a list in python at once"),
+        (
+            "How do I sort a list in Python?",
+            "How do I sort a list in Python in descending order?",
+            NEW_QUESTION,
+        ),
+        ("How do I sort a list in Python?", "How do I sort a nested list in Python?", NEW_QUESTION),
+        ("How do I rename a file in Linux?", "How do I rename a folder in Linux?", NEW_QUESTION),
+        ("How do I rename a file in Linux?", "How do I rename a hidden file in Linux?", NEW_QUESTION),
+        ("What is the boiling point of water?", "What is the boiling point of salt water?", NEW_QUESTION),
+        ("How do I reset my password?", "How do I reset my router password?", NEW_QUESTION),
+        ("How do I reset my password?", "How do I reset someone else's password?", NEW_QUESTION),
+        ("What are the symptoms of the flu?", "What are the symptoms of the flu in toddlers?", NEW_QUESTION),
+        ("Is coffee bad for your heart?", "Is decaf coffee bad for your heart?", NEW_QUESTION),
+        ("Why is the sky blue?", "Why is the sky blue at sunset?", NEW_QUESTION),
+        ("How do I undo the last git commit?", "How can I undo my most recent git commit?", REWORDING),
+        ("How do I undo the last git commit?", "What's the command to undo the last git commit?", REWORDING),
+        ("Is coffee bad for your heart?", "Is drinking coffee bad for your heart?", REWORDING),
+        ("How do I sort a list in Python?", "whats the way to sort a list in python at once", REWORDING),
     ],
 )
-def test_rewordings_the_lexical_rules_refuse_become_hits(
-    guards: tuple[NearMissGuard, NearMissGuard], stored: str, query: str
+def test_the_meaning_check_tells_new_questions_from_rewordings_the_lexical_rules_refuse(
+    guards: tuple[NearMissGuard, NearMissGuard], stored: str, query: str, verdict: str | None
 ) -> None:
     lexical, with_meaning = guards
     assert lexical.veto(stored, query) == "extra_words"
-    assert with_meaning.veto(stored, query) is None
+    assert with_meaning.veto(stored, query) == verdict
 
 
 async def test_through_the_cache_a_rewording_hits_and_a_new_question_misses(
