@@ -31,7 +31,7 @@ import re
 import statistics
 import sysconfig
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -67,7 +67,6 @@ class Traffic:
     requests: int = 0
     sent: int = 0
     received: int = 0
-    samples: list[tuple[int, int, int]] = field(default_factory=list)
 
     def mark(self) -> tuple[int, int, int]:
         return self.requests, self.sent, self.received
@@ -127,7 +126,7 @@ async def _one_text_size(url: str, token: str, size: int, groups: list[Group]) -
         traffic = _count_traffic(redis)
         cache = SemanticCache.local(redis, threshold=THRESHOLD)  # the production wiring: index, guard
         seeds = [group.seed for group in groups]
-        texts = seeds + python_sentences(size - len(seeds))
+        texts = seeds + _python_sentences(size - len(seeds))
         vectors = np.asarray(await cache.embedder.embed(texts), dtype=np.float32)
         queries = [(group.seed, paraphrase) for group in groups for paraphrase in group.paraphrases]
         query_vectors = np.asarray(
@@ -156,7 +155,7 @@ def _path(index: SemanticIndex, size: int) -> str:
     return "LSH buckets" if size > index.scan_limit else "exact scan"
 
 
-def python_sentences(count: int) -> list[str]:
+def _python_sentences(count: int) -> list[str]:
     """Up to `count` distinct English sentences from the comments and docstrings of this Python's
     standard library and installed packages, in a fixed pseudo-random order: real text, offline."""
     import numpy as np
