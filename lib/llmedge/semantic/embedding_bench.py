@@ -13,6 +13,7 @@ import json
 import time
 from pathlib import Path
 
+from llmedge.bench.report import percentile
 from llmedge.semantic.embedders import LOCAL_EMBEDDERS, Embedder, local_embedder
 
 DEFAULT_DATA = Path(__file__).resolve().parents[4] / "shared" / "data" / "semantic_dev.jsonl"
@@ -22,11 +23,6 @@ def _prompts(path: Path) -> list[str]:
     return [
         json.loads(line)["paraphrases"][0] for line in path.read_text(encoding="utf-8").splitlines() if line
     ]
-
-
-def _percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 def main() -> None:
@@ -57,15 +53,15 @@ def main() -> None:
         return batches
 
     batches = asyncio.run(run())
-    floor = _percentile(times["wordllama"], 0.5)
+    floor = percentile(times["wordllama"], 0.5)
     print(f"{len(prompts)} prompts, one per call")
     print("| embedder | load + first call ms | p50 ms | p90 ms | p99 ms | batch ms/text | p50 × wordllama |")
     print("|---|---|---|---|---|---|---|")
     for name, embedder in embedders.items():
-        p50 = _percentile(times[name], 0.5)
+        p50 = percentile(times[name], 0.5)
         print(
-            f"| {embedder.name} | {loads[name]:.0f} | {p50:.2f} | {_percentile(times[name], 0.9):.2f} "
-            f"| {_percentile(times[name], 0.99):.2f} | {batches[name]:.2f} | {p50 / floor:.0f} |"
+            f"| {embedder.name} | {loads[name]:.0f} | {p50:.2f} | {percentile(times[name], 0.9):.2f} "
+            f"| {percentile(times[name], 0.99):.2f} | {batches[name]:.2f} | {p50 / floor:.0f} |"
         )
 
 

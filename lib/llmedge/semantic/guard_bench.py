@@ -10,13 +10,14 @@ for all pairs and for the pairs the meaning check actually judged, and how many 
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from llmedge.bench.report import percentile
 from llmedge.semantic.embedders import WordLlamaEmbedder
+from llmedge.semantic.evaluation import load_groups
 from llmedge.semantic.guards import NearMissGuard
 from llmedge.semantic.meaning import MeaningCheck
 from llmedge.semantic.text import analyse
@@ -28,18 +29,11 @@ DEFAULT_DATA = Path(__file__).resolve().parents[4] / "shared" / "data" / "semant
 
 
 def _pairs(path: Path) -> list[tuple[str, str]]:
-    pairs = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            group = json.loads(line)
-            queries = [*group["paraphrases"], *group["hard_negatives"], group["unrelated"]]
-            pairs += [(group["seed"], query) for query in queries]
-    return pairs
-
-
-def _percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
+    return [
+        (group.seed, query)
+        for group in load_groups(path)
+        for query in (*group.paraphrases, *group.hard_negatives, group.unrelated)
+    ]
 
 
 def main() -> None:
@@ -86,10 +80,11 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for subset, label in ((times, "all"), (judged, "judged")):
         for name, values in subset.items():
-            print(
-                f"| {name} | {label} | {_percentile(values, 0.5):.2f} | {_percentile(values, 0.9):.2f} "
-                f"| {_percentile(values, 0.99):.2f} |"
-            )
+            if values:
+                print(
+                    f"| {name} | {label} | {percentile(values, 0.5):.2f} | {percentile(values, 0.9):.2f} "
+                    f"| {percentile(values, 0.99):.2f} |"
+                )
 
 
 if __name__ == "__main__":

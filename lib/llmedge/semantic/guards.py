@@ -70,7 +70,10 @@ class NearMissGuard:
         reason = self._word_difference(stored, query, extra, missing)
         if reason in (None, "swapped_word") or self._meaning is None:
             return reason
-        if _repeated_more(stored, query) or not self._meaning.can_judge(stored, extra, missing):
+        # "extra_words" is decided before a swapped word is looked for: a swap is never judged either.
+        if reason == "extra_words" and _repeated_more(stored, query):
+            return reason
+        if not self._meaning.can_judge(stored, extra, missing):
             return reason
         return "changed_meaning" if self._meaning.changes_question(stored, query, extra, missing) else None
 
