@@ -77,13 +77,16 @@ def _build_semantic_cache(settings: Settings, clients: Clients) -> SemanticCache
     from llmedge.semantic.cache import DEFAULT_THRESHOLD, SemanticCache
     from llmedge.semantic.embedders import OpenAIEmbedder
     from llmedge.semantic.embedding_cache import CachedEmbedder
+    from llmedge.semantic.index import SearchBudget
 
+    budget = SearchBudget(settings.semantic_candidates, settings.semantic_gathered)
     if settings.embedder != "openai":
         return SemanticCache.local(
             clients.redis,
             threshold=settings.semantic_threshold,
             embedder=settings.embedder,
             meaning_check=settings.semantic_meaning_check,
+            budget=budget,
         )
     embedder = OpenAIEmbedder(
         clients.upstream,
@@ -97,6 +100,7 @@ def _build_semantic_cache(settings: Settings, clients: Clients) -> SemanticCache
         CachedEmbedder(embedder),
         threshold=settings.semantic_threshold or DEFAULT_THRESHOLD,
         meaning_check=settings.semantic_meaning_check,
+        budget=budget,
     )
 
 

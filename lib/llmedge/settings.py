@@ -73,6 +73,9 @@ class Settings(Struct, frozen=True):
     semantic_threshold: float | None = None
     # Judge borderline semantic hits with MiniLM as well (~40 ms each here; see README, Semantic cache).
     semantic_meaning_check: bool = False
+    # Per lookup in a large scope: ids scored, bucket members read (recall against latency; README).
+    semantic_candidates: int = 300
+    semantic_gathered: int = 6000
     embedder: Embedder = "wordllama"
     embedding_model: str = "text-embedding-3-small"
     admin_key: str | None = None
@@ -112,6 +115,12 @@ class Settings(Struct, frozen=True):
             "semantic_cache": reader.optional("LLMEDGE_SEMANTIC_CACHE", _boolean),
             "semantic_threshold": reader.optional("LLMEDGE_SEMANTIC_THRESHOLD", _number(above=0, maximum=1)),
             "semantic_meaning_check": reader.optional("LLMEDGE_SEMANTIC_MEANING_CHECK", _boolean),
+            "semantic_candidates": reader.optional(
+                "LLMEDGE_SEMANTIC_CANDIDATES", _integer(minimum=1, maximum=20_000)
+            ),
+            "semantic_gathered": reader.optional(
+                "LLMEDGE_SEMANTIC_GATHERED", _integer(minimum=1, maximum=200_000)
+            ),
             "embedder": reader.optional("LLMEDGE_EMBEDDER", _one_of("wordllama", "minilm", "openai")),
             "embedding_model": reader.optional("LLMEDGE_EMBEDDING_MODEL", str),
             "admin_key": reader.optional(

@@ -24,6 +24,9 @@ def test_missing_variables_are_named() -> None:
         ("LLMEDGE_FLOW_CONTROL", '{"gpt-4o": {"parallelism": 0}}'),
         ("LLMEDGE_CACHE_PARTITION", "everyone"),
         ("LLMEDGE_SEMANTIC_MEANING_CHECK", "sometimes"),
+        ("LLMEDGE_SEMANTIC_CANDIDATES", "0"),
+        ("LLMEDGE_SEMANTIC_CANDIDATES", "many"),
+        ("LLMEDGE_SEMANTIC_GATHERED", "1000000"),
     ],
 )
 def test_malformed_variables_are_named(variable: str, value: str) -> None:

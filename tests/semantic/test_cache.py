@@ -12,7 +12,7 @@ from upstash_redis.asyncio import Redis
 
 from llmedge.semantic.cache import SemanticCache
 from llmedge.semantic.embedders import WordLlamaEmbedder
-from llmedge.semantic.index import SemanticIndex, split_entry_id
+from llmedge.semantic.index import SearchBudget, SemanticIndex, split_entry_id
 from llmedge.semantic.vectors import HyperplaneLSH, decode, encode
 from tests.waiting import wait_for
 
@@ -194,7 +194,9 @@ async def _filled(index: SemanticIndex, vectors: np.ndarray) -> tuple[str, list[
 async def test_a_large_scope_is_read_through_its_buckets_within_the_budget(redis: Redis) -> None:
     rng = np.random.default_rng(11)
     vectors = _unit_rows(rng, 400)
-    index = SemanticIndex(redis, embedder_name="buckets", dimensions=64, scan_limit=50, candidate_budget=40)
+    index = SemanticIndex(
+        redis, embedder_name="buckets", dimensions=64, scan_limit=50, budget=SearchBudget(candidates=40)
+    )
     scope, texts = await _filled(index, vectors)
     for source in rng.choice(len(vectors), size=15, replace=False):
         noise = _unit_rows(rng, 1)[0]
@@ -217,7 +219,7 @@ async def test_past_the_budget_the_ids_sharing_most_buckets_are_scored(redis: Re
         dimensions=64,
         lsh=lsh,
         scan_limit=10,
-        candidate_budget=1,
+        budget=SearchBudget(candidates=1),
         max_flips=0,
     )
     scope, texts = await _filled(index, vectors)
@@ -228,9 +230,41 @@ async def test_past_the_budget_the_ids_sharing_most_buckets_are_scored(redis: Re
     await index.purge(namespace=scope)
 
 
+async def test_reading_stops_at_the_gathering_budget(redis: Redis) -> None:
+    # A budget of one member read: the first probed bucket (the query's own in table 0) is read whole,
+    # and nothing after it.
+    rng = np.random.default_rng(8)
+    vectors = _unit_rows(rng, 120)
+    lsh = HyperplaneLSH(64, tables=8, bits=2, seed=3)
+    index = SemanticIndex(
+        redis,
+        embedder_name="gathering",
+        dimensions=64,
+        lsh=lsh,
+        scan_limit=10,
+        budget=SearchBudget(candidates=1000, gathered=1),
+    )
+    scope, _ = await _filled(index, vectors)
+    home = lsh.buckets(vectors[0])[0]
+    sharing = sum(lsh.buckets(vector)[0] == home for vector in vectors)
+    result = await index.search(scope, vectors[0], threshold=-1.0, top_k=1)
+    assert 1 < sharing < len(vectors)
+    assert result.scored == sharing
+    await index.purge(namespace=scope)
+
+
+def test_a_search_budget_must_allow_some_work() -> None:
+    with pytest.raises(ValueError, match="at least one"):
+        SearchBudget(candidates=0)
+    with pytest.raises(ValueError, match="at least one"):
+        SearchBudget(gathered=0)
+
+
 async def test_a_small_scope_is_scored_whole_whatever_the_budget(redis: Redis) -> None:
     vectors = _unit_rows(np.random.default_rng(2), 30)
-    index = SemanticIndex(redis, embedder_name="small", dimensions=64, scan_limit=50, candidate_budget=5)
+    index = SemanticIndex(
+        redis, embedder_name="small", dimensions=64, scan_limit=50, budget=SearchBudget(candidates=5)
+    )
     scope, texts = await _filled(index, vectors)
     result = await index.search(scope, vectors[29], threshold=-1.0, top_k=1)
     assert result.scored == 30 and result.candidates[0].text == texts[29]

