@@ -40,6 +40,16 @@ def test_data_survives_a_restart_and_stop_leaves_no_process(tmp_path: Path) -> N
         assert client.get("kept") == b"across restarts"
 
 
+def test_a_relative_data_folder_is_taken_from_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `llmedge dev` defaults to `.llmedge`: the folder is the caller's, not one inside itself.
+    monkeypatch.chdir(tmp_path)
+    with RedisServer(data_dir=".llmedge") as server, redis.Redis.from_url(server.url) as client:
+        client.set("where", "here")
+    assert (tmp_path / ".llmedge" / "redis" / "appendonly.aof").exists()
+
+
 def test_one_data_folder_serves_one_server_at_a_time(tmp_path: Path) -> None:
     with (
         RedisServer(data_dir=tmp_path),

@@ -62,7 +62,8 @@ class RedisServer:
         """`url` (e.g. REDIS_URL) wins over `data_dir`; with neither, data goes to a temporary folder
         that `stop()` deletes (for tests and benchmarks)."""
         self._wrapped_url = url or None
-        self._data_dir = Path(data_dir) if data_dir is not None else None
+        # Absolute: redis-server runs in the data folder and would read a relative --dir from there.
+        self._data_dir = Path(data_dir).absolute() if data_dir is not None else None
         self._binary = Path(binary) if binary is not None else None
         self._startup_timeout = startup_timeout
         self._process: subprocess.Popen[bytes] | None = None
