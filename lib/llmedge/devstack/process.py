@@ -102,9 +102,10 @@ def start(
 def start_dev_stack(
     data_dir: Path, *, args: Sequence[str] = (), env: Mapping[str, str] | None = None, timeout: float = 60.0
 ) -> StackProcess:
-    """`llmedge dev` on a free port with its state under `data_dir`."""
+    """`llmedge dev` on a free port, started in `data_dir` as a user would start it in a project folder:
+    with the default data folder, so its state is in `data_dir/.llmedge`."""
     port = free_port()
-    command = ["dev", "--port", str(port), "--data-dir", str(data_dir), *args]
+    command = ["dev", "--port", str(port), *args]
     return start(
         command,
         port=port,
