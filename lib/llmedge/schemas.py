@@ -13,11 +13,22 @@ from typing import Annotated, Any, Literal
 from msgspec import Meta, Struct, field
 
 from llmedge.errors import ValidationFailed
-from llmedge.validation import convert
+from llmedge.validation import convert, described_pattern
 
 Role = Literal["system", "developer", "user", "assistant", "tool", "function"]
 CacheMode = Literal["default", "no-cache", "no-store", "refresh"]
 NonEmpty = Annotated[str, Meta(min_length=1)]
+
+# Patterns are written so that Python's `re` (msgspec's check) and ECMA-262 (what JSON Schema validators
+# and generated clients use) read them alike: no `\d` or `\s`, whose Unicode meaning differs between the
+# two. A model name: no whitespace and no control characters, spelled out.
+_MODEL_NAME = described_pattern(
+    r"^[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]+$",
+    "a model name: no spaces or control characters",
+)
+_NAMESPACE = described_pattern(r"^[A-Za-z0-9._:-]{1,64}$", "1 to 64 of A-Z a-z 0-9 . _ : -")
+_IMAGE_SIZE = described_pattern(r"^[0-9]{2,5}x[0-9]{2,5}$", "WIDTHxHEIGHT, such as 1024x1024")
+_ENTRY_ID = described_pattern(r"^[0-9]{1,20}\.[0-9a-f]{64}$", "a `cache.entry_id` from a SEMANTIC-HIT answer")
 
 # Parameters that cannot work through an offloaded call, or that llmedge sets itself.
 _FORBIDDEN_PARAMS = {
@@ -43,7 +54,7 @@ class CacheOptions(Struct, kw_only=True, forbid_unknown_fields=True):
         Annotated[float, Meta(gt=0, le=1, description="May only tighten the server's similarity threshold.")]
         | None
     ) = None
-    namespace: Annotated[str, Meta(pattern=r"^[A-Za-z0-9._:-]{1,64}$")] = "default"
+    namespace: Annotated[str, Meta(pattern=_NAMESPACE)] = "default"
 
 
 class DebounceOptions(Struct, kw_only=True, forbid_unknown_fields=True):
@@ -65,13 +76,13 @@ class SamplingParams(Struct, kw_only=True):
     seed: int | None = None
     presence_penalty: Annotated[float, Meta(ge=-2, le=2)] | None = None
     frequency_penalty: Annotated[float, Meta(ge=-2, le=2)] | None = None
-    size: Annotated[str, Meta(pattern=r"^\d{2,5}x\d{2,5}$")] | None = None
+    size: Annotated[str, Meta(pattern=_IMAGE_SIZE)] | None = None
 
 
 class _GenerateFields(Struct, kw_only=True, forbid_unknown_fields=True):
     """What the documented body and the request the gateway works with have in common."""
 
-    model: Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^[^\s]+$")]
+    model: Annotated[str, Meta(min_length=1, max_length=200, pattern=_MODEL_NAME)]
     kind: Literal["chat", "image"] = "chat"
     prompt: NonEmpty | None = None
     cache: CacheOptions = field(default_factory=CacheOptions)
@@ -130,9 +141,7 @@ def _without_nulls(values: dict[str, Any]) -> dict[str, Any]:
 class FalseHitReport(Struct, kw_only=True, forbid_unknown_fields=True):
     """The body of POST /api/report."""
 
-    entry_id: Annotated[
-        str, Meta(pattern=r"^\d{1,20}\.[0-9a-f]{64}$", description="`cache.entry_id` of the hit")
-    ]
+    entry_id: Annotated[str, Meta(pattern=_ENTRY_ID, description="`cache.entry_id` of the hit")]
     reason: Annotated[str, Meta(max_length=500)] | None = None
 
 

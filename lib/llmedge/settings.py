@@ -79,6 +79,8 @@ class Settings(Struct, frozen=True):
     embedder: Embedder = "wordllama"
     embedding_model: str = "text-embedding-3-small"
     admin_key: str | None = None
+    # Browser origins allowed to call the API from another site (CORS); empty: same origin only.
+    cors_origins: tuple[str, ...] = ()
     # USD per million tokens, by model: {"gpt-4o-mini": {"input": 0.15, "output": 0.6}}.
     prices: dict[str, dict[PriceKind, float]] = field(default_factory=dict)
 
@@ -127,6 +129,7 @@ class Settings(Struct, frozen=True):
                 "LLMEDGE_ADMIN_KEY", _matching(r"^.{16,}$", "at least 16 characters")
             ),
             "prices": reader.optional("LLMEDGE_PRICES", _prices),
+            "cors_origins": reader.optional("LLMEDGE_CORS_ORIGINS", _origins),
         }
         if reader.problems:
             raise ConfigurationError("invalid configuration: " + "; ".join(reader.problems))
@@ -216,6 +219,20 @@ def _matching(pattern: str, meaning: str | None = None) -> Callable[[str], str]:
         return raw
 
     return parse
+
+
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$")
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    """`*`, or a comma-separated list of origins as browsers send them (`https://app.example.com`)."""
+    origins = tuple(part.strip() for part in raw.split(",") if part.strip())
+    if origins == ("*",):
+        return origins
+    for origin in origins:
+        if not _ORIGIN.match(origin):
+            raise ValueError(f"must be * or origins like https://app.example.com (no path), not {origin!r}")
+    return origins
 
 
 def _boolean(raw: str) -> bool:

@@ -16,6 +16,15 @@ T = TypeVar("T")
 _AT = re.compile(r" - at `\$(?P<path>[^`]*)`$")
 _NAMED = re.compile(r"(?:missing required|contains unknown) field `(?P<name>[^`]*)`")
 _INDEX = re.compile(r"\[(\d+)\]")
+# Plain words for the patterns of `llmedge.schemas` (registered with `described_pattern`): an error says
+# "must be a model name without spaces", not the regular expression.
+_PATTERN_MEANINGS: dict[str, str] = {}
+
+
+def described_pattern(pattern: str, meaning: str) -> str:
+    """`pattern`, remembered with what a value that fails it must be instead."""
+    _PATTERN_MEANINGS[f"Expected `str` matching regex {pattern!r}"] = f"must be {meaning}"
+    return pattern
 
 
 def convert(document: Any, schema: type[T]) -> T:
@@ -31,6 +40,7 @@ def convert(document: Any, schema: type[T]) -> T:
 def _describe(text: str) -> tuple[str, str]:
     at = _AT.search(text)
     message = text[: at.start()] if at else text
+    message = _PATTERN_MEANINGS.get(message, message)
     parts = [part for part in _INDEX.sub(r".\1", at.group("path")).split(".") if part] if at else []
     named = _NAMED.search(message)
     if named:

@@ -28,6 +28,7 @@ ROUTES = {
     "stats": ("GET", "/api/stats"),
     "openapi": ("GET", "/api/openapi.json"),
 }
+BROWSER_FACING = ("generate", "result", "report", "openapi")
 
 # Vercel's vc_init.py: load the file by path, then look for `handler` (must be a BaseHTTPRequestHandler
 # subclass, else it exits) before `app`. Dependencies come from site-packages, but llmedge itself must be
@@ -149,7 +150,10 @@ def test_serverless_yml_routes_every_function_to_its_lambda_handler() -> None:
         function = config["functions"][name]
         method, path = ROUTES[name]
         assert function["handler"] == f"api/{name}.lambda_handler"
-        assert function["events"] == [{"httpApi": {"method": method, "path": path}}]
+        routes = [{"httpApi": {"method": method, "path": path}}]
+        if name in BROWSER_FACING:  # the CORS preflight must reach the function too
+            routes.append({"httpApi": {"method": "OPTIONS", "path": path}})
+        assert function["events"] == routes
     for variable in (
         "UPSTASH_REDIS_REST_URL",
         "QSTASH_TOKEN",
@@ -157,3 +161,13 @@ def test_serverless_yml_routes_every_function_to_its_lambda_handler() -> None:
         "LLMEDGE_PUBLIC_URL",
     ):
         assert variable in config["provider"]["environment"]
+
+
+def test_a_lambda_answers_the_cors_preflight(load, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("LLMEDGE_CORS_ORIGINS", "https://app.example.com")
+    generate = load("generate")
+    event = http_api_v2("OPTIONS", "/api/generate")
+    event["headers"] |= {"origin": "https://app.example.com", "access-control-request-method": "POST"}
+    response = generate.lambda_handler(event, LambdaContext())
+    assert response["statusCode"] == 200, response
+    assert response["headers"]["access-control-allow-origin"] == "https://app.example.com"

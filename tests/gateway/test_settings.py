@@ -27,6 +27,9 @@ def test_missing_variables_are_named() -> None:
         ("LLMEDGE_SEMANTIC_CANDIDATES", "0"),
         ("LLMEDGE_SEMANTIC_CANDIDATES", "many"),
         ("LLMEDGE_SEMANTIC_GATHERED", "1000000"),
+        ("LLMEDGE_CORS_ORIGINS", "https://app.example.com/"),
+        ("LLMEDGE_CORS_ORIGINS", "https://app.example.com, *"),
+        ("LLMEDGE_CORS_ORIGINS", "app.example.com"),
     ],
 )
 def test_malformed_variables_are_named(variable: str, value: str) -> None:
@@ -43,3 +46,10 @@ def test_the_meaning_check_is_off_unless_asked_for() -> None:
     assert Settings.from_environ(BASE_ENV).semantic_meaning_check is False
     asked = Settings.from_environ({**BASE_ENV, "LLMEDGE_SEMANTIC_MEANING_CHECK": "true"})
     assert asked.semantic_meaning_check is True
+
+
+def test_cors_origins_are_a_list_or_a_star() -> None:
+    assert Settings.from_environ(BASE_ENV).cors_origins == ()
+    listed = {**BASE_ENV, "LLMEDGE_CORS_ORIGINS": " https://a.example.com ,http://localhost:5173"}
+    assert Settings.from_environ(listed).cors_origins == ("https://a.example.com", "http://localhost:5173")
+    assert Settings.from_environ({**BASE_ENV, "LLMEDGE_CORS_ORIGINS": "*"}).cors_origins == ("*",)

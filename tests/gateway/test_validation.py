@@ -33,6 +33,31 @@ def test_the_error_names_the_field(document: dict[str, Any], field: str) -> None
     assert raised.value.message.startswith(f"{field}: ")
 
 
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        # Characters Python's \s or \d accepts but a JSON Schema (ECMA-262) client would not, and back.
+        ({"model": "gpt\u0085mini", "prompt": "x"}, "model: must be a model name: no spaces or control"),
+        ({"model": "gpt\u001dmini", "prompt": "x"}, "model: must be a model name: no spaces or control"),
+        ({"model": "gpt\ufeffmini", "prompt": "x"}, "model: must be a model name: no spaces or control"),
+        (
+            {"model": "m", "kind": "image", "prompt": "x", "params": {"size": "\u0661\u0660x\u0661\u0660"}},
+            "params.size: must be WIDTHxHEIGHT, such as 1024x1024",
+        ),
+        ({"model": "m", "prompt": "x", "cache": {"namespace": "a b"}}, "cache.namespace: must be 1 to 64 of"),
+    ],
+)
+def test_a_pattern_error_says_what_the_value_must_be(document: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationFailed) as raised:
+        Generation.parse(document)
+    assert raised.value.message.startswith(message)
+    assert "regex" not in raised.value.message
+
+
+def test_model_names_may_be_any_script() -> None:
+    assert Generation.parse({"model": "模型-1.5", "prompt": "x"}).model == "模型-1.5"
+
+
 def test_unknown_message_fields_and_params_pass_through_unchanged() -> None:
     document = {
         "model": "m",

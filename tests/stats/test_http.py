@@ -7,13 +7,15 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
 from starlette.requests import Request
 
-from llmedge.errors import AuthenticationError, NotFound, StoreUnavailable
+from llmedge.errors import AuthenticationError, NotFound, StoreUnavailable, ValidationFailed
 from llmedge.gateway import Gateway
 from llmedge.http.openapi import handle_openapi, openapi_document
 from llmedge.http.responses import ServerTiming
 from llmedge.http.stats import handle_stats
+from llmedge.schemas import Generation
 from llmedge.stats import StatsRecorder, effective_prices
 from tests.upstash_fixture import TOKEN
 
@@ -144,6 +146,37 @@ def test_openapi_schemas_are_the_request_and_response_schemas() -> None:
     }
     assert schemas["ErrorResponse"]["properties"]["error"] == {"$ref": "#/components/schemas/ErrorDetail"}
     assert set(schemas["ErrorDetail"]["required"]) == {"code", "message"}
+
+
+GENERATE_BODIES = [
+    {"model": "m", "prompt": "hi"},
+    {"model": "m", "prompt": ""},
+    {"model": "m", "messages": [{"role": "user", "content": "hi"}]},
+    {"model": "m", "messages": [{"role": "user", "content": "hi"}], "prompt": None},
+    {"model": "m"},
+    {"model": "m", "prompt": None, "messages": None},
+    {"model": "m", "prompt": "hi", "messages": [{"role": "user", "content": "hi"}]},
+    {"model": "m", "kind": "image", "prompt": "a red fox"},
+    {"model": "m", "kind": "image", "prompt": ""},
+    {"model": "m", "kind": "image", "messages": [{"role": "user", "content": "a fox"}]},
+    {"model": "m", "kind": "image", "prompt": "a fox", "messages": None},
+    {"model": "m", "kind": "image", "prompt": None, "messages": [{"role": "user", "content": "a fox"}]},
+]
+
+
+@pytest.mark.parametrize("body", GENERATE_BODIES)
+def test_the_documented_generate_body_is_the_accepted_one(body: dict[str, object]) -> None:
+    # A client generated from the document sends what the gateway takes, and only that.
+    validator = Draft202012Validator(
+        {"$ref": "#/components/schemas/GenerateRequest", "components": openapi_document()["components"]}
+    )
+    try:
+        Generation.parse(body)
+    except ValidationFailed:
+        accepted = False
+    else:
+        accepted = True
+    assert validator.is_valid(body) == accepted
 
 
 async def test_openapi_handler_serves_the_document(gateway: Gateway) -> None:

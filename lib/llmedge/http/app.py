@@ -20,6 +20,7 @@ from starlette.staticfiles import StaticFiles
 
 from llmedge.errors import LLMEdgeError, MethodNotAllowed
 from llmedge.gateway import Gateway
+from llmedge.http.cors import cors_middleware
 from llmedge.http.responses import (
     ServerTiming,
     error_response,
@@ -66,7 +67,7 @@ FUNCTIONS: dict[str, tuple[str, str, str]] = {
     "stats": ("llmedge.http.stats", "handle_stats", "GET"),
     "openapi.json": ("llmedge.http.openapi", "handle_openapi", "GET"),
 }
-_ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
+_ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 
 def api_routes(gateway: Gateway, names: list[str]) -> list[BaseRoute]:
@@ -97,7 +98,8 @@ def create_app(
     routes = api_routes(gateway, [only] if only else list(FUNCTIONS))
     if serve_public and PUBLIC_DIR.is_dir():
         routes.append(Mount("/", StaticFiles(directory=PUBLIC_DIR, html=True), name="public"))
-    app = Starlette(routes=routes, lifespan=_closing(gateway))
+    middleware = cors_middleware(gateway.settings.cors_origins)
+    app = Starlette(routes=routes, middleware=middleware, lifespan=_closing(gateway))
     app.state.gateway = gateway
     return app
 

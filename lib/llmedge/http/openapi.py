@@ -160,8 +160,11 @@ _REPORT = {
                 },
                 "Whether an entry was evicted",
             ),
+            "400": _error("Not JSON, or not a JSON object"),
             "401": _error("Bad or revoked API key"),
+            "413": _error("Body larger than 16 KiB"),
             "422": _error("Not an entry id"),
+            "503": _error("The data store cannot be reached"),
         },
     }
 }
@@ -183,9 +186,22 @@ def _stats_path() -> dict[str, Any]:
     }
 
 
+# The rules of `Generation.parse` that a Struct cannot state: a chat request gives exactly one of
+# `messages` and `prompt` (null counts as absent); an image request gives a non-empty `prompt` only.
+_GENERATE_RULES = {
+    "oneOf": [
+        {"required": ["messages"], "properties": {"messages": {"type": "array"}, "prompt": {"type": "null"}}},
+        {"required": ["prompt"], "properties": {"prompt": {"type": "string"}, "messages": {"type": "null"}}},
+    ],
+    "if": {"required": ["kind"], "properties": {"kind": {"const": "image"}}},
+    "then": {"required": ["prompt"], "properties": {"prompt": {"type": "string", "minLength": 1}}},
+}
+
+
 @functools.cache
 def openapi_document() -> dict[str, Any]:
     _, schemas = msgspec.json.schema_components(_SCHEMAS, ref_template=_REF)
+    schemas[GenerateRequest.__name__] |= _GENERATE_RULES
     return {
         "openapi": "3.1.0",
         "info": {
