@@ -27,8 +27,11 @@ log = logging.getLogger("llmedge.semantic")
 _FAILURES = (UpstashError, httpx.HTTPError, ServiceUnavailable, ValueError)
 
 
-def semantic_plan(generate: Generation, key: RequestKey) -> dict[str, Any] | None:
-    """What the callback needs to store this answer semantically, or None if it never can be."""
+def semantic_plan(
+    generate: Generation, key: RequestKey, carried: dict[str, str] | None = None
+) -> dict[str, Any] | None:
+    """What the callback needs to store this answer semantically, or None if it never can be. `carried`:
+    the lookup's query vector (`SemanticCache.portable`), so the callback need not embed the text again."""
     if key.scope is None or key.semantic_text is None:
         return None
     return {
@@ -36,23 +39,37 @@ def semantic_plan(generate: Generation, key: RequestKey) -> dict[str, Any] | Non
         "text": key.semantic_text,
         "namespace": generate.cache.namespace,
         "model": generate.model,
+        **(carried or {}),
     }
 
 
-async def lookup(cache: SemanticCache, generate: Generation, key: RequestKey) -> SemanticHit | None:
+async def lookup(
+    cache: SemanticCache, generate: Generation, key: RequestKey
+) -> tuple[SemanticHit | None, dict[str, str] | None]:
+    """The semantic hit, if any, and the query's vector for the job record (None when not embedded)."""
     if key.scope is None or key.semantic_text is None or not generate.cache.semantic:
-        return None
+        return None, None
     try:
-        return await cache.lookup(key.scope, key.semantic_text, threshold=generate.cache.threshold)
+        vector = await cache.query_vector(key.semantic_text)
+        hit = await cache.lookup(
+            key.scope, key.semantic_text, threshold=generate.cache.threshold, vector=vector
+        )
     except _FAILURES as error:
         log.warning("semantic lookup failed; treated as a miss", extra={"error": str(error)})
-        return None
+        return None, None
+    return hit, cache.portable(vector)
 
 
 async def store(cache: SemanticCache, plan: dict[str, Any], payload: str, ttl: int) -> None:
     try:
         await cache.store(
-            plan["scope"], plan["text"], payload, ttl=ttl, namespace=plan["namespace"], model=plan["model"]
+            plan["scope"],
+            plan["text"],
+            payload,
+            ttl=ttl,
+            namespace=plan["namespace"],
+            model=plan["model"],
+            vector=cache.unpacked(plan),
         )
     except _FAILURES as error:
         log.warning(

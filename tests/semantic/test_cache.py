@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 
 import numpy as np
@@ -10,8 +11,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from upstash_redis.asyncio import Redis
 
+from llmedge import semantic_path
+from llmedge.requestkey import build_request_key
+from llmedge.schemas import Generation
 from llmedge.semantic.cache import SemanticCache
 from llmedge.semantic.embedders import WordLlamaEmbedder
+from llmedge.semantic.embedding_cache import CachedEmbedder
 from llmedge.semantic.index import SearchBudget, SemanticIndex, split_entry_id
 from llmedge.semantic.vectors import HyperplaneLSH, decode, encode
 from tests.waiting import wait_for
@@ -246,7 +251,7 @@ async def test_reading_stops_at_the_gathering_budget(redis: Redis) -> None:
     )
     scope, _ = await _filled(index, vectors)
     home = lsh.buckets(vectors[0])[0]
-    sharing = sum(lsh.buckets(vector)[0] == home for vector in vectors)
+    sharing = sum(lsh.buckets(decode(encode(vector)[0]))[0] == home for vector in vectors)  # hashed as stored
     result = await index.search(scope, vectors[0], threshold=-1.0, top_k=1)
     assert 1 < sharing < len(vectors)
     assert result.scored == sharing
@@ -269,3 +274,55 @@ async def test_a_small_scope_is_scored_whole_whatever_the_budget(redis: Redis) -
     result = await index.search(scope, vectors[29], threshold=-1.0, top_k=1)
     assert result.scored == 30 and result.candidates[0].text == texts[29]
     await index.purge(namespace=scope)
+
+
+async def test_the_callback_stores_with_the_vector_the_lookup_carried(redis: Redis, scope: str) -> None:
+    # /api/generate embeds the text for its lookup and puts the vector in the job's plan; /api/callback,
+    # another instance with its own cache object, stores the answer with it and never embeds.
+    generate = Generation.parse({"model": "m", "prompt": SEED, "cache": {"namespace": scope}})
+    key = build_request_key(generate, partition="tenant-x", key_version="1")
+    submitting, calling_back = SemanticCache.local(redis), SemanticCache.local(redis)
+    hit, carried = await semantic_path.lookup(submitting, generate, key)
+    assert hit is None and carried is not None
+    plan = semantic_path.semantic_plan(generate, key, carried)
+    assert plan is not None
+    await semantic_path.store(calling_back, json.loads(json.dumps(plan)), '{"answer": 1}', ttl=60)
+    assert isinstance(calling_back.embedder, CachedEmbedder)
+    assert calling_back.embedder.misses == 0  # the text was not embedded a second time
+    assert key.scope is not None
+    found = await submitting.lookup(key.scope, PARAPHRASE)
+    assert found is not None and found.payload == '{"answer": 1}'
+
+
+async def test_a_plan_without_a_usable_vector_is_embedded_again(redis: Redis, scope: str) -> None:
+    cache = SemanticCache.local(redis)
+    vector = await cache.query_vector(SEED)
+    carried = cache.portable(vector)
+    assert cache.unpacked(carried) is not None
+    unusable = [
+        {},
+        {**carried, "embedder": "another-model-64"},  # the embedder changed between submit and callback
+        {**carried, "vector": carried["vector"][:-1]},
+        {**carried, "vector": "é" * len(carried["vector"])},
+        {**carried, "vector": 7},
+    ]
+    for plan in unusable:
+        assert cache.unpacked(plan) is None
+    plan = {"scope": scope, "text": SEED, "namespace": scope, "model": "m", **unusable[1]}
+    other = SemanticCache.local(redis)
+    await semantic_path.store(other, plan, '{"answer": 2}', ttl=60)
+    assert isinstance(other.embedder, CachedEmbedder) and other.embedder.misses == 1
+    hit = await cache.lookup(scope, SEED)
+    assert hit is not None and hit.payload == '{"answer": 2}' and hit.similarity > 0.99
+
+
+async def test_a_carried_vector_lands_where_a_fresh_one_would(redis: Redis, scope: str) -> None:
+    cache = SemanticCache.local(redis)
+    vector = await cache.query_vector(SEED)
+    carried = cache.unpacked(cache.portable(vector))
+    assert carried is not None and float(carried @ vector) > 0.99
+    index = cache.index
+    fresh = index._store_command(scope, vector, SEED, "a", 1000, "n", "m", 0)[2]
+    again = index._store_command(scope, carried, SEED, "a", 1000, "n", "m", 0)[2]
+    assert fresh[0] == again[0]  # the stored characters
+    assert fresh[11:] == again[11:]  # the buckets: hashed as stored

@@ -77,9 +77,10 @@ async def handle_generate(
         )
         return json_response(body, headers=headers, timing=timing, request_id=request_id)
 
+    carried = None  # the query's vector, for the callback to store the answer with
     if settings.semantic_cache and exactcache.reads_cache(mode):
         with timing.phase("semantic"):
-            hit = await semantic_path.lookup(gateway.semantic(), generate, key)
+            hit, carried = await semantic_path.lookup(gateway.semantic(), generate, key)
         similar = exactcache.decode_entry(hit.payload, now=gateway.clock()) if hit else None
         if hit is not None and similar is not None:
             # No model call will be made for this request: give back what admission charged for one.
@@ -104,7 +105,7 @@ async def handle_generate(
             return json_response(body, headers=headers, timing=timing, request_id=request_id)
 
     try:
-        return await _offload(gateway, generate, key, caller, admission, job_id, timing, request_id)
+        return await _offload(gateway, generate, key, caller, admission, job_id, timing, request_id, carried)
     except LLMEdgeError as error:
         error.headers = {**limit_headers, **error.headers}
         raise
@@ -145,6 +146,7 @@ async def _offload(
     job_id: str,
     timing: ServerTiming,
     request_id: str,
+    carried: dict[str, str] | None,
 ) -> Response:
     settings = gateway.settings
     mode = generate.cache.mode
@@ -155,7 +157,9 @@ async def _offload(
         "cache_key": key.cache_key if exactcache.writes_cache(mode) else None,
         "ttl": min(generate.cache.ttl or settings.cache_ttl, settings.max_cache_ttl),
         "reservation": reservation.to_dict() if reservation else None,
-        "semantic": semantic_path.semantic_plan(generate, key) if exactcache.writes_cache(mode) else None,
+        "semantic": (
+            semantic_path.semantic_plan(generate, key, carried) if exactcache.writes_cache(mode) else None
+        ),
     }
     jobs = gateway.jobs
     try:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from llmedge.semantic.vectors import HyperplaneLSH, encode
+from llmedge.semantic.vectors import HyperplaneLSH, decode, encode
 
 if TYPE_CHECKING:
     import numpy as np
@@ -194,7 +194,9 @@ class SemanticIndex:
             f"{self.base}ids",
         ]
         args: list[Any] = [stored, norm, text, payload, created_ms, ttl_ms, namespace, model, short, entry_id]
-        return entry_id, keys, [*args, f"{scope_prefix}b:", *self.lsh.buckets(vector)]
+        # Hashed as stored (quantised): an entry lands in the same buckets whether its vector was just
+        # embedded or carried over from the lookup in the job record (`SemanticCache.portable`).
+        return entry_id, keys, [*args, f"{scope_prefix}b:", *self.lsh.buckets(decode(stored))]
 
     async def search(
         self, scope: str, vector: npt.NDArray[np.float32], *, threshold: float, top_k: int = 3
