@@ -212,21 +212,19 @@ async def test_a_large_scope_is_read_through_its_buckets_within_the_budget(redis
     await index.purge(namespace=scope)
 
 
+def _coarse_index(redis: Redis, name: str, budget: SearchBudget, **options: int) -> SemanticIndex:
+    """8 tables of 2 bits: every bucket holds about a quarter of the entries; always read by bucket."""
+    lsh = HyperplaneLSH(64, tables=8, bits=2, seed=3)
+    return SemanticIndex(
+        redis, embedder_name=name, dimensions=64, lsh=lsh, scan_limit=10, budget=budget, **options
+    )
+
+
 async def test_past_the_budget_the_ids_sharing_most_buckets_are_scored(redis: Redis) -> None:
     # 8 tables of 2 bits: every bucket holds about a quarter of the entries, so the ids met first are
     # mostly far ones; only the query's own vector shares all 8 of its buckets.
-    rng = np.random.default_rng(5)
-    vectors = _unit_rows(rng, 120)
-    lsh = HyperplaneLSH(64, tables=8, bits=2, seed=3)
-    index = SemanticIndex(
-        redis,
-        embedder_name="collisions",
-        dimensions=64,
-        lsh=lsh,
-        scan_limit=10,
-        budget=SearchBudget(candidates=1),
-        max_flips=0,
-    )
+    vectors = _unit_rows(np.random.default_rng(5), 120)
+    index = _coarse_index(redis, "collisions", SearchBudget(candidates=1), max_flips=0)
     scope, texts = await _filled(index, vectors)
     for target in (7, 42, 99):
         result = await index.search(scope, vectors[target], threshold=-1.0, top_k=1)
@@ -238,20 +236,12 @@ async def test_past_the_budget_the_ids_sharing_most_buckets_are_scored(redis: Re
 async def test_reading_stops_at_the_gathering_budget(redis: Redis) -> None:
     # A budget of one member read: the first probed bucket (the query's own in table 0) is read whole,
     # and nothing after it.
-    rng = np.random.default_rng(8)
-    vectors = _unit_rows(rng, 120)
-    lsh = HyperplaneLSH(64, tables=8, bits=2, seed=3)
-    index = SemanticIndex(
-        redis,
-        embedder_name="gathering",
-        dimensions=64,
-        lsh=lsh,
-        scan_limit=10,
-        budget=SearchBudget(candidates=1000, gathered=1),
-    )
+    vectors = _unit_rows(np.random.default_rng(8), 120)
+    index = _coarse_index(redis, "gathering", SearchBudget(candidates=1000, gathered=1))
     scope, _ = await _filled(index, vectors)
-    home = lsh.buckets(vectors[0])[0]
-    sharing = sum(lsh.buckets(decode(encode(vector)[0]))[0] == home for vector in vectors)  # hashed as stored
+    home = index.lsh.buckets(vectors[0])[0]
+    # Entries are hashed as stored (quantised).
+    sharing = sum(index.lsh.buckets(decode(encode(vector)[0]))[0] == home for vector in vectors)
     result = await index.search(scope, vectors[0], threshold=-1.0, top_k=1)
     assert 1 < sharing < len(vectors)
     assert result.scored == sharing
