@@ -18,7 +18,7 @@ that share the most probed buckets with the query are scored (a hash read and a 
 µs each in Lua). Counting shared buckets is what makes many tables affordable: on real
 text (dev-set paraphrases among 100k sentences, `llmedge bench semantic --data`), 16 tables of 15 bits
 scoring ids in the order met had recall@1 0.76 at 8.5 ms; 32 tables of 13 bits scoring the 300 most
-shared of up to 6000 members read have 0.90 at 13 ms (and 0.99 on the random-vector bands).
+shared of up to 6000 members read have 0.90 at 12-13 ms (and 0.985 on the random-vector bands).
 """
 
 from __future__ import annotations
@@ -48,9 +48,9 @@ class SearchBudget:
     """What one lookup in a scope past `scan_limit` may read and score: latency traded for recall.
 
     On real text at 100k entries (`llmedge bench semantic --data`, one run), the default (300 scored of
-    up to 6000 read) has recall@1 0.903 at 17.8 ms p50, every miss below cosine 0.8; 3000 of up to 15000
-    has 0.950 at 57 ms (3.2x). Both find the same would-be hits (56 of 57): the extra recall is of best
-    matches at cosine 0.5-0.8, mostly sentences the guards refuse anyway."""
+    up to 6000 read) has recall@1 0.903 at 12.0 ms p50, every miss below cosine 0.8; 3000 of up to 15000
+    has 0.956 at 37 ms (3.1x). The extra recall is of best matches at cosine 0.5-0.8, mostly sentences
+    the guards refuse anyway: 57 of 57 would-be hits found against 56."""
 
     candidates: int = 300  # distinct ids scored (a hash read and a dot product each, ~7 µs in Lua)
     gathered: int = 6000  # bucket members read before probing stops (~1 µs each)
