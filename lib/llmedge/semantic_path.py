@@ -47,13 +47,12 @@ async def lookup(
     cache: SemanticCache, generate: Generation, key: RequestKey
 ) -> tuple[SemanticHit | None, dict[str, str] | None]:
     """The semantic hit, if any, and the query's vector for the job record (None when not embedded)."""
-    if key.scope is None or key.semantic_text is None or not generate.cache.semantic:
+    text = key.semantic_text  # None for a blank message, among others (`requestkey`): nothing embedded
+    if key.scope is None or text is None or not generate.cache.semantic:
         return None, None
     try:
-        vector = await cache.query_vector(key.semantic_text)
-        hit = await cache.lookup(
-            key.scope, key.semantic_text, threshold=generate.cache.threshold, vector=vector
-        )
+        vector = await cache.query_vector(text)
+        hit = await cache.lookup(key.scope, text, threshold=generate.cache.threshold, vector=vector)
     except _FAILURES as error:
         log.warning("semantic lookup failed; treated as a miss", extra={"error": str(error)})
         return None, None

@@ -284,6 +284,14 @@ async def test_the_callback_stores_with_the_vector_the_lookup_carried(redis: Red
     assert found is not None and found.payload == '{"answer": 1}'
 
 
+async def test_a_blank_message_is_neither_looked_up_nor_embedded(redis: Redis, scope: str) -> None:
+    generate = Generation.parse({"model": "m", "prompt": "  \n ", "cache": {"namespace": scope}})
+    key = build_request_key(generate, partition="tenant-x", key_version="1")
+    cache = SemanticCache.local(redis)
+    assert await semantic_path.lookup(cache, generate, key) == (None, None)
+    assert isinstance(cache.embedder, CachedEmbedder) and cache.embedder.misses == 0
+
+
 async def test_a_plan_without_a_usable_vector_is_embedded_again(redis: Redis, scope: str) -> None:
     cache = SemanticCache.local(redis)
     vector = await cache.query_vector(SEED)

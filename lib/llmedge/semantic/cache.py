@@ -123,8 +123,8 @@ class SemanticCache:
 
     def portable(self, vector: Vector) -> dict[str, str]:
         """`vector` as JSON-safe text for the job record. The callback stores the answer with it, so a
-        request's text is embedded once, in /api/generate, and /api/callback never loads the embedder
-        (WordLlama: ~0.5 s on an instance's first use) nor pays a second embeddings call."""
+        request's text is embedded once, in /api/generate, and /api/callback need not load the embedder
+        (WordLlama: ~0.3 s on an instance's first use) nor pay for a second embeddings call."""
         return {"embedder": self.embedder.name, "vector": encode(vector)[0]}
 
     def unpacked(self, carried: Mapping[str, Any]) -> Vector | None:
