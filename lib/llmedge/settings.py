@@ -221,7 +221,7 @@ def _matching(pattern: str, meaning: str | None = None) -> Callable[[str], str]:
     return parse
 
 
-_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$")
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 
 
 def _origins(raw: str) -> tuple[str, ...]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -95,6 +96,7 @@ def cors_stack(app_port: int, tmp_path_factory: pytest.TempPathFactory) -> Itera
         stop_stack(running)
 
 
+@contextmanager
 def _open(browser: Browser, url: str) -> Iterator[Page]:
     context = browser.new_context()
     page = context.new_page()
@@ -109,7 +111,7 @@ def test_an_allowed_site_submits_polls_and_reads_the_cache_headers(
     browser: Browser, cors_stack: RunningStack, app_port: int
 ) -> None:
     prompt = f"cross-origin question #{uuid.uuid4().hex[:10]}"
-    for page in _open(browser, f"http://127.0.0.1:{app_port}/"):
+    with _open(browser, f"http://127.0.0.1:{app_port}/") as page:
         seen = page.evaluate(SUBMIT_AND_POLL, [cors_stack.base_url, prompt])
     assert seen["status"] == 202
     assert seen["xCache"] == "MISS"  # readable only because the gateway exposes it
@@ -121,7 +123,7 @@ def test_another_origin_is_refused_by_the_browser(
     browser: Browser, cors_stack: RunningStack, app_port: int
 ) -> None:
     # Same server, other host name: a different origin, not in LLMEDGE_CORS_ORIGINS.
-    for page in _open(browser, f"http://localhost:{app_port}/"):
+    with _open(browser, f"http://localhost:{app_port}/") as page:
         assert page.evaluate(BLOCKED_CALL, cors_stack.base_url) == "refused: TypeError"
 
 

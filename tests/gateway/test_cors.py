@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
@@ -18,23 +19,28 @@ PREFLIGHT = {
 }
 
 
+@asynccontextmanager
 async def _client(environ: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(environ=environ)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="https://gateway.example.com") as client:
-        yield client
-    await app.state.gateway.clients.aclose()
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="https://gateway.example.com") as client:
+            yield client
+    finally:
+        await app.state.gateway.clients.aclose()
 
 
 @pytest.fixture
 async def allowed() -> AsyncIterator[httpx.AsyncClient]:
-    async for client in _client({**BASE_ENV, "LLMEDGE_CORS_ORIGINS": f"{APP_ORIGIN}, http://localhost:5173"}):
+    async with _client(
+        {**BASE_ENV, "LLMEDGE_CORS_ORIGINS": f"{APP_ORIGIN}, http://localhost:5173"}
+    ) as client:
         yield client
 
 
 @pytest.fixture
 async def same_origin_only() -> AsyncIterator[httpx.AsyncClient]:
-    async for client in _client(BASE_ENV):
+    async with _client(BASE_ENV) as client:
         yield client
 
 
@@ -82,6 +88,6 @@ async def test_without_the_setting_no_origin_is_granted(same_origin_only: httpx.
 
 
 async def test_any_origin_when_asked_for() -> None:
-    async for client in _client({**BASE_ENV, "LLMEDGE_CORS_ORIGINS": "*"}):
+    async with _client({**BASE_ENV, "LLMEDGE_CORS_ORIGINS": "*"}) as client:
         response = await client.get("/api/openapi.json", headers={"Origin": "https://anyone.example"})
         assert response.headers["access-control-allow-origin"] == "*"
